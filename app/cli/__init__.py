@@ -1,0 +1,24 @@
+"""Headless subcommands of `cyclegan-workbench`; each module registers its own subparsers."""
+from __future__ import annotations
+
+import argparse
+
+# One module per family of jobs; each exposes register(subparsers).
+_COMMAND_MODULES = [
+    "app.cli.dataset_commands",
+    "app.cli.training_commands",
+]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    import importlib
+
+    parser = argparse.ArgumentParser(
+        prog="cyclegan-workbench",
+        description="Look inside CycleGAN generators trained on toy shapes. "
+        "With no subcommand, opens the desktop workbench.",
+    )
+    sub = parser.add_subparsers(title="subcommands", metavar="COMMAND")
+    for name in _COMMAND_MODULES:
+        importlib.import_module(name).register(sub)
+    return parser

@@ -1,0 +1,195 @@
+"""`train`, `evaluate` and `translate`: the headless CycleGAN jobs (no Qt)."""
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+
+from app.cli.progress import ProgressBar
+from models.errors import UserError
+
+
+def register(sub) -> None:
+    from models.config import DEFAULT_PRESET, PRESETS
+
+    p = sub.add_parser("train", help="train a CycleGAN on a dataset folder",
+                       description="Train a CycleGAN on DATAROOT/{trainA,trainB} (validation on testA/testB "
+                       "when present). Per-epoch losses go to RUN_DIR/losses.csv.")
+    p.add_argument("dataroot", nargs="?", default="", help="dataset folder (optional with --resume)")
+    p.add_argument("--out", required=True, help="run directory for checkpoints and losses")
+    p.add_argument("--preset", default=DEFAULT_PRESET, choices=sorted(PRESETS),
+                   help=f"architecture and training preset (default {DEFAULT_PRESET})")
+    p.add_argument("--ngf", type=int, help="generator filters in the first layer")
+    p.add_argument("--ndf", type=int, help="discriminator filters in the first layer")
+    p.add_argument("--num-downs", type=int, help="U-Net downsamplings (3..8)")
+    p.add_argument("--norm", choices=["instance", "batch", "none"])
+    p.add_argument("--input-nc", type=int, choices=[1, 3], help="channels of domain A (default: from the images)")
+    p.add_argument("--output-nc", type=int, choices=[1, 3], help="channels of domain B (default: from the images)")
+    p.add_argument("--size", type=int, help="training image size (images are resized to it)")
+    p.add_argument("--epochs", type=int, help="epochs at the initial learning rate")
+    p.add_argument("--epochs-decay", type=int, help="epochs of linear learning-rate decay")
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--lr", type=float, help="generator learning rate")
+    p.add_argument("--lambda-cycle", type=float, help="weight of both cycle losses")
+    p.add_argument("--lambda-identity", type=float, help="identity loss weight (relative to lambda-cycle)")
+    p.add_argument("--gan-mode", choices=["lsgan", "vanilla"])
+    p.add_argument("--seed", type=int)
+    p.add_argument("--device", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--resume", action="store_true", help="continue the run in --out where it stopped")
+    p.set_defaults(run=run_train)
+
+    p = sub.add_parser("evaluate", help="test-set losses and cycle SSIM of a trained run",
+                       description="Print the test-set losses D_A, D_B, G_A, G_B, Cycle_A, Cycle_B, Total "
+                       "(the generator objective), the SSIM of both cycle reconstructions and, for toy "
+                       "datasets, the colourization accuracy.")
+    p.add_argument("run_dir")
+    p.add_argument("--dataroot", help="dataset to evaluate on (default: the run's own)")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.set_defaults(run=run_evaluate)
+
+    p = sub.add_parser("translate", help="translate images with a trained generator",
+                       description="Translate one image or every image of a folder; outputs keep the "
+                       "input file names (as PNG).")
+    p.add_argument("run_dir", help="run directory, or a single generator .pth (ours or the reference's)")
+    p.add_argument("inputs", help="image file or folder")
+    p.add_argument("--direction", choices=["AtoB", "BtoA"], default="AtoB")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--size", type=int, help="image size fed to the generator (default: the run's)")
+    p.set_defaults(run=run_translate)
+
+
+def _config_from_args(args):
+    from models.config import preset_config
+
+    cfg = preset_config(args.preset)
+    cfg.dataroot = str(Path(args.dataroot).resolve()) if args.dataroot else ""
+    n, t = cfg.network, cfg.training
+    for attr, value in (("ngf", args.ngf), ("ndf", args.ndf), ("num_downs", args.num_downs), ("norm", args.norm),
+                        ("input_nc", args.input_nc), ("output_nc", args.output_nc)):
+        if value is not None:
+            setattr(n, attr, value)
+    for attr, value in (("n_epochs", args.epochs), ("n_epochs_decay", args.epochs_decay),
+                        ("batch_size", args.batch_size), ("lr", args.lr), ("lambda_identity", args.lambda_identity),
+                        ("gan_mode", args.gan_mode), ("seed", args.seed), ("device", args.device)):
+        if value is not None:
+            setattr(t, attr, value)
+    if args.size is not None:
+        t.load_size = t.crop_size = args.size
+    if args.lambda_cycle is not None:
+        t.lambda_A = t.lambda_B = args.lambda_cycle
+    return cfg
+
+
+def _enable_logging() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
+
+
+def run_train(args) -> int:
+    from models.training import Trainer
+
+    _enable_logging()
+    if not args.dataroot and not args.resume:
+        raise UserError("give the dataset folder to train on")
+    trainer = Trainer(_config_from_args(args), args.out, resume=args.resume)
+    if trainer.dataset.skipped:
+        print(f"warning: skipped {len(trainer.dataset.skipped)} unreadable image(s)", file=sys.stderr)
+    if trainer.finished:
+        print(f"{args.out} has already finished its {trainer.cfg.training.total_epochs} epochs")
+        return 0
+    cfg = trainer.cfg
+    print(f"training {cfg.preset}: {cfg.network.generator} ngf {cfg.network.ngf}, "
+          f"{cfg.training.crop_size}px, {len(trainer.dataset.A)} A / {len(trainer.dataset.B)} B images, "
+          f"{cfg.training.total_epochs} epochs, device {trainer.device}", file=sys.stderr)
+    bar = None
+    try:
+        for report in trainer.run():
+            if bar is None:
+                bar = ProgressBar(report.total_steps, "train")
+                bar.n = report.global_step - 1
+            losses = " ".join(f"{k} {report.losses[k]:.3f}" for k in ("D_A", "G_A", "cycle_A", "D_B", "G_B", "cycle_B"))
+            bar.update(report.global_step, f"ep {report.epoch}/{report.total_epochs} {losses}")
+            if report.epoch_summary:
+                s = report.epoch_summary
+                parts = [f"epoch {s.epoch}: {s.seconds:.1f}s"]
+                if s.validation:
+                    parts.append(f"val Total {s.validation['Total']:.3f}")
+                if s.accuracy is not None:
+                    parts.append(f"colourization accuracy {s.accuracy:.1%}")
+                sys.stderr.write("\n" + ", ".join(parts) + "\n")
+    except KeyboardInterrupt:
+        trainer.save(reason="stop")
+        print(f"\ninterrupted: state saved, continue with --resume --out {args.out}", file=sys.stderr)
+        return 130
+    finally:
+        if bar is not None:
+            bar.close()
+    print(f"done: checkpoints and losses.csv in {args.out}")
+    return 0
+
+
+def run_evaluate(args) -> int:
+    from models import checkpoints
+    from models.cyclegan import CycleGAN
+    from models.evaluation import TABLE_COLUMNS, ColourizationProbe, evaluate_losses
+    from data.unaligned import paired_test_batches
+    from models.runtime import resolve_device, tune_allocator
+
+    tune_allocator()
+    cfg = checkpoints.load_config(Path(args.run_dir))
+    dataroot = args.dataroot or cfg.dataroot
+    device = resolve_device(cfg.training.device)
+    model = CycleGAN(cfg, device)
+    for name, net in model.networks().items():
+        path = Path(args.run_dir) / f"latest_net_{name}.pth"
+        checkpoints.load_weights(net, checkpoints.load_state_dict_file(path), str(path))
+    size = cfg.training.crop_size
+    table = evaluate_losses(model, paired_test_batches(dataroot, cfg.network.input_nc, cfg.network.output_nc, size))
+    probe = ColourizationProbe.create(dataroot, size)
+    if probe is not None:
+        table["accuracy"] = probe.accuracy(model.G_B if probe.gray_domain == "B" else model.G_A, device).accuracy
+    if args.json:
+        print(json.dumps(table, indent=2))
+        return 0
+    print("  ".join(f"{k:>8}" for k in TABLE_COLUMNS))
+    print("  ".join(f"{table[k]:8.4f}" for k in TABLE_COLUMNS))
+    print(f"cycle SSIM: A {table['SSIM_A']:.4f}  B {table['SSIM_B']:.4f}")
+    if "accuracy" in table:
+        print(f"colourization accuracy: {table['accuracy']:.1%}")
+    return 0
+
+
+def run_translate(args) -> int:
+    import cv2
+    import torch
+
+    from data.unaligned import list_images, read_image, to_image, to_tensor
+    from models import checkpoints
+
+    source = Path(args.run_dir)
+    which = "G_A" if args.direction == "AtoB" else "G_B"
+    net, net_cfg = checkpoints.load_generator(source, which)
+    size = args.size
+    if size is None:
+        size = checkpoints.load_config(source).training.crop_size if source.is_dir() else 256
+    inputs = Path(args.inputs)
+    files = [inputs] if inputs.is_file() else list_images(inputs) if inputs.is_dir() else []
+    if not files:
+        raise UserError(f"no images found at {inputs}")
+    out_dir = Path(args.out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    bar = ProgressBar(len(files), "translate")
+    with torch.no_grad():
+        for i, path in enumerate(files, 1):
+            image = read_image(path, net_cfg.input_nc)
+            image = cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA)
+            out = to_image(net(to_tensor(image).unsqueeze(0))[0])
+            if out.ndim == 3:
+                out = cv2.cvtColor(out, cv2.COLOR_RGB2BGR)
+            target = out_dir / f"{path.stem}.png"
+            ok, encoded = cv2.imencode(".png", out)
+            checkpoints.atomic_write_bytes(target, encoded.tobytes())
+            bar.update(i)
+    bar.close()
+    print(f"{len(files)} translation(s) written to {out_dir}")
+    return 0

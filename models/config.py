@@ -1,0 +1,155 @@
+"""Configuration dataclasses (network, training) and the named presets; stored in every checkpoint."""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+from models.errors import UserError
+
+
+@dataclass
+class NetworkConfig:
+    """Architecture of both generators and both discriminators (G_A: A->B, G_B: B->A)."""
+
+    generator: str = "unet"  # unet | resnet
+    num_downs: int = 7  # U-Net downsamplings (3..8)
+    ngf: int = 64
+    n_blocks: int = 9  # ResNet residual blocks
+    norm: str = "instance"  # instance | batch | none
+    use_dropout: bool = False
+    discriminator: str = "basic"  # basic (PatchGAN, 3 layers) | n_layers | pixel
+    ndf: int = 64
+    n_layers_D: int = 3
+    init_gain: float = 0.02
+    input_nc: int = 0  # channels of domain A (1 or 3); 0 = read off the dataset when training starts
+    output_nc: int = 0  # channels of domain B, likewise
+
+
+@dataclass
+class TrainingConfig:
+    """How the CycleGAN learns; defaults follow the paper except where a preset says otherwise."""
+
+    n_epochs: int = 100  # epochs at the initial learning rate
+    n_epochs_decay: int = 100  # epochs of linear decay to zero
+    batch_size: int = 1
+    lr: float = 2e-4
+    lr_D_scale: float = 1.0  # discriminator lr = lr * lr_D_scale (balance D against G)
+    beta1: float = 0.5
+    lambda_A: float = 10.0  # cycle A -> B -> A
+    lambda_B: float = 10.0  # cycle B -> A -> B
+    lambda_identity: float = 0.5
+    gan_mode: str = "lsgan"  # lsgan | vanilla
+    # Gaussian noise (std, in [-1, 1] units) added to a translation before the other generator
+    # reconstructs it. It stops a generator hiding the source image in invisible low-amplitude
+    # patterns (Chu et al. 2017, "CycleGAN, a master of steganography"), so the cycle loss really
+    # asks for a faithful translation. 0 = the paper's CycleGAN.
+    cycle_noise: float = 0.0
+    pool_size: int = 50
+    load_size: int = 128  # images are resized to this...
+    crop_size: int = 128  # ...then randomly cropped to this
+    flip: bool = False  # random horizontal flip
+    seed: int = 0
+    device: str = "auto"  # auto | cpu | cuda
+    num_threads: int = 0  # torch intra-op threads on CPU; 0 = all cores
+    save_epoch_freq: int = 5  # also keep <epoch>_net_*.pth every this many epochs (latest_* every epoch)
+    val_images: int = 160  # held-out images scored at the end of every epoch (0 = no validation)
+
+    @property
+    def total_epochs(self) -> int:
+        return self.n_epochs + self.n_epochs_decay
+
+
+@dataclass
+class RunConfig:
+    """Everything needed to rebuild and continue a run; saved as config.json and inside checkpoints."""
+
+    preset: str = "custom"
+    dataroot: str = ""
+    network: NetworkConfig = field(default_factory=NetworkConfig)
+    training: TrainingConfig = field(default_factory=TrainingConfig)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "RunConfig":
+        if not isinstance(data, dict):
+            raise UserError("the run configuration is not a JSON object")
+        return cls(
+            preset=str(data.get("preset", "custom")),
+            dataroot=str(data.get("dataroot", "")),
+            network=_from_plain(NetworkConfig, data.get("network", {})),
+            training=_from_plain(TrainingConfig, data.get("training", {})),
+        )
+
+
+def _from_plain(cls, values: dict):
+    if not isinstance(values, dict):
+        raise UserError(f"the {cls.__name__} section of the configuration is not a JSON object")
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise UserError(f"unknown {cls.__name__} settings: {', '.join(unknown)}")
+    return cls(**values)
+
+
+# Presets: overrides of the defaults above. The paper's architectures keep the paper's training
+# settings; "toy" is the laptop default, chosen by measurement (see README, "Default preset").
+PRESETS: dict[str, dict] = {
+    "unet_128": {"network": {"generator": "unet", "num_downs": 7, "ngf": 64}},
+    "unet_256": {"network": {"generator": "unet", "num_downs": 8, "ngf": 64},
+                 "training": {"load_size": 256, "crop_size": 256}},
+    "unet_shallow": {"network": {"generator": "unet", "num_downs": 3, "ngf": 64}},
+    "unet_mini": {"network": {"generator": "unet", "num_downs": 7, "ngf": 4}},
+    "resnet_6blocks": {"network": {"generator": "resnet", "n_blocks": 6, "ngf": 64}},
+    "resnet_9blocks": {"network": {"generator": "resnet", "n_blocks": 9, "ngf": 64}},
+    "toy": {
+        "network": {"generator": "unet", "num_downs": 5, "ngf": 16, "ndf": 16, "n_layers_D": 3,
+                    "discriminator": "n_layers"},
+        "training": {"load_size": 64, "crop_size": 64, "n_epochs": 10, "n_epochs_decay": 10,
+                     "batch_size": 4, "lr": 5e-4},
+    },
+}
+DEFAULT_PRESET = "toy"
+
+
+def preset_config(name: str) -> RunConfig:
+    """A RunConfig holding the named preset's settings."""
+    if name not in PRESETS:
+        raise UserError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}")
+    spec = PRESETS[name]
+    return RunConfig(
+        preset=name,
+        network=NetworkConfig(**spec.get("network", {})),
+        training=TrainingConfig(**spec.get("training", {})),
+    )
+
+
+def validate(cfg: RunConfig) -> None:
+    """Reject settings that cannot work, with a message naming the setting."""
+    n, t = cfg.network, cfg.training
+    checks = [
+        (n.generator in ("unet", "resnet"), f"generator must be unet or resnet, got {n.generator!r}"),
+        (3 <= n.num_downs <= 8, f"num_downs must be between 3 and 8, got {n.num_downs}"),
+        (n.ngf >= 1 and n.ndf >= 1, "ngf and ndf must be at least 1"),
+        (n.norm in ("instance", "batch", "none"), f"norm must be instance, batch or none, got {n.norm!r}"),
+        (n.discriminator in ("basic", "n_layers", "pixel"), f"unknown discriminator {n.discriminator!r}"),
+        (n.input_nc in (0, 1, 3) and n.output_nc in (0, 1, 3), "channel counts must be 1 (gray) or 3 (RGB)"),
+        (t.n_epochs >= 0 and t.n_epochs_decay >= 0 and t.total_epochs >= 1, "train for at least one epoch"),
+        (t.batch_size >= 1, f"batch size must be at least 1, got {t.batch_size}"),
+        (t.lr > 0 and t.lr_D_scale > 0, "learning rates must be positive"),
+        (t.lambda_A >= 0 and t.lambda_B >= 0 and t.lambda_identity >= 0, "loss weights cannot be negative"),
+        (t.gan_mode in ("lsgan", "vanilla"), f"gan mode must be lsgan or vanilla, got {t.gan_mode!r}"),
+        (t.pool_size >= 0, "pool size cannot be negative"),
+        (t.cycle_noise >= 0, "cycle noise cannot be negative"),
+        (t.crop_size <= t.load_size, f"crop size {t.crop_size} is larger than load size {t.load_size}"),
+        (t.device in ("auto", "cpu", "cuda"), f"device must be auto, cpu or cuda, got {t.device!r}"),
+    ]
+    for ok, message in checks:
+        if not ok:
+            raise UserError(message)
+    if n.generator == "unet" and t.crop_size % (2 ** n.num_downs):
+        raise UserError(f"a U-Net with {n.num_downs} downsamplings needs an image size divisible by "
+                        f"{2 ** n.num_downs}; {t.crop_size} is not")
+    if n.generator == "resnet" and t.crop_size % 4:
+        raise UserError(f"the ResNet generator needs an image size divisible by 4; {t.crop_size} is not")

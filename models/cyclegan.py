@@ -1,0 +1,210 @@
+"""The CycleGAN: G_A (A->B), G_B (B->A), D_A (judges B), D_B (judges A), their losses and one update.
+
+Update order and loss names follow the reference implementation: generators first with both
+discriminators frozen, then D_A and D_B on fakes drawn from image pools of past generator outputs.
+"""
+from __future__ import annotations
+
+import logging
+import random
+
+import torch
+from torch import nn
+
+from models.config import RunConfig
+from models.networks import build_discriminator, build_generator
+
+log = logging.getLogger(__name__)
+
+LOSS_NAMES = ("D_A", "G_A", "cycle_A", "idt_A", "D_B", "G_B", "cycle_B", "idt_B")
+
+
+class GANLoss(nn.Module):
+    """LSGAN (mean squared error to 1/0) or vanilla (BCE with logits) against a constant target."""
+
+    def __init__(self, gan_mode: str = "lsgan"):
+        super().__init__()
+        if gan_mode == "lsgan":
+            self.loss = nn.MSELoss()
+        elif gan_mode == "vanilla":
+            self.loss = nn.BCEWithLogitsLoss()
+        else:
+            raise ValueError(f"unknown gan mode {gan_mode!r}")
+
+    def forward(self, prediction: torch.Tensor, target_is_real: bool) -> torch.Tensor:
+        target = torch.full_like(prediction, 1.0 if target_is_real else 0.0)
+        return self.loss(prediction, target)
+
+
+class ImagePool:
+    """History of generated images: the discriminator sees older fakes too, which damps oscillation."""
+
+    def __init__(self, size: int, seed: int = 0):
+        self.size = size
+        self.images: list[torch.Tensor] = []
+        self.rng = random.Random(seed)
+
+    def query(self, images: torch.Tensor) -> torch.Tensor:
+        if self.size == 0:
+            return images
+        out = []
+        for image in images.detach():
+            image = image.unsqueeze(0)
+            if len(self.images) < self.size:
+                self.images.append(image.clone())
+                out.append(image)
+            elif self.rng.random() > 0.5:
+                i = self.rng.randint(0, self.size - 1)
+                out.append(self.images[i].clone())
+                self.images[i] = image.clone()
+            else:
+                out.append(image)
+        return torch.cat(out, 0)
+
+    def state_dict(self) -> dict:
+        version, internal, gauss = self.rng.getstate()
+        return {"images": [im.cpu() for im in self.images], "rng": [version, list(internal), gauss]}
+
+    def load_state_dict(self, state: dict, device) -> None:
+        self.images = [im.to(device) for im in state["images"]]
+        version, internal, gauss = state["rng"]
+        self.rng.setstate((version, tuple(internal), gauss))
+
+
+def _set_requires_grad(nets, flag: bool) -> None:
+    for net in nets:
+        for p in net.parameters():
+            p.requires_grad_(flag)
+
+
+class CycleGAN(nn.Module):
+    """Holds the four networks, the pools and the optimizers; `optimize(real_A, real_B)` is one step."""
+
+    def __init__(self, cfg: RunConfig, device: torch.device | str = "cpu"):
+        super().__init__()
+        self.cfg = cfg
+        n, t = cfg.network, cfg.training
+        self.device = torch.device(device)
+        self.G_A = build_generator(n, n.input_nc, n.output_nc)
+        self.G_B = build_generator(n, n.output_nc, n.input_nc)
+        self.D_A = build_discriminator(n, n.output_nc)
+        self.D_B = build_discriminator(n, n.input_nc)
+        self.to(self.device)
+        self.criterion_gan = GANLoss(t.gan_mode)
+        self.criterion_cycle = nn.L1Loss()
+        self.lambda_identity = t.lambda_identity
+        if self.lambda_identity > 0 and n.input_nc != n.output_nc:
+            log.info("identity loss turned off: domain A has %d channel(s) and domain B %d, so a "
+                     "generator cannot take an image of its own output domain", n.input_nc, n.output_nc)
+            self.lambda_identity = 0.0
+        self.pool_A = ImagePool(t.pool_size, seed=t.seed * 2 + 1)  # fakes of domain A, for D_B
+        self.pool_B = ImagePool(t.pool_size, seed=t.seed * 2 + 2)  # fakes of domain B, for D_A
+        # Instance norm and no norm treat every sample on its own, so calls on the same network
+        # can share one batch; batch norm cannot (its statistics would mix the images).
+        self._batch_calls = n.norm != "batch"
+        fused = self.device.type in ("cpu", "cuda")
+        lr_d = t.lr * t.lr_D_scale
+        self.optimizer_G = torch.optim.Adam(list(self.G_A.parameters()) + list(self.G_B.parameters()),
+                                            lr=t.lr, betas=(t.beta1, 0.999), fused=fused)
+        self.optimizer_D = torch.optim.Adam(list(self.D_A.parameters()) + list(self.D_B.parameters()),
+                                            lr=lr_d, betas=(t.beta1, 0.999), fused=fused)
+        self.schedulers = [torch.optim.lr_scheduler.LambdaLR(opt, self._lr_factor)
+                           for opt in (self.optimizer_G, self.optimizer_D)]
+
+    def _lr_factor(self, epoch: int) -> float:
+        """Constant for n_epochs, then linear decay to zero over n_epochs_decay (epoch counted from 0)."""
+        t = self.cfg.training
+        return 1.0 - max(0, epoch + 1 - t.n_epochs) / float(t.n_epochs_decay + 1)
+
+    # ----------------------------------------------------------------------------------------------
+    def translate(self, real_A: torch.Tensor, real_B: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The four generator passes of a cycle: fake_B, rec_A, fake_A, rec_B."""
+        fake_B = self.G_A(real_A)
+        if self._batch_calls:
+            k = fake_B.shape[0]
+            out = self.G_B(torch.cat([self._perturb(fake_B), real_B], 0))
+            rec_A, fake_A = out[:k], out[k:]
+        else:
+            rec_A = self.G_B(self._perturb(fake_B))
+            fake_A = self.G_B(real_B)
+        rec_B = self.G_A(self._perturb(fake_A))
+        return {"fake_B": fake_B, "rec_A": rec_A, "fake_A": fake_A, "rec_B": rec_B}
+
+    def _perturb(self, fake: torch.Tensor) -> torch.Tensor:
+        sigma = self.cfg.training.cycle_noise
+        if sigma == 0 or not self.training:
+            return fake
+        return fake + sigma * torch.randn_like(fake)
+
+    def _discriminate_pair(self, net: nn.Module, real: torch.Tensor, fake: torch.Tensor):
+        if self._batch_calls:
+            out = net(torch.cat([real, fake], 0))
+            return out[: real.shape[0]], out[real.shape[0]:]
+        return net(real), net(fake)
+
+    def _discriminator_loss(self, net, real, fake) -> torch.Tensor:
+        pred_real, pred_fake = self._discriminate_pair(net, real, fake.detach())
+        return 0.5 * (self.criterion_gan(pred_real, True) + self.criterion_gan(pred_fake, False))
+
+    def generator_losses(self, real_A, real_B, visuals) -> dict[str, torch.Tensor]:
+        t = self.cfg.training
+        zero = real_A.new_zeros(())
+        losses = {
+            "G_A": self.criterion_gan(self.D_A(visuals["fake_B"]), True),
+            "G_B": self.criterion_gan(self.D_B(visuals["fake_A"]), True),
+            "cycle_A": self.criterion_cycle(visuals["rec_A"], real_A) * t.lambda_A,
+            "cycle_B": self.criterion_cycle(visuals["rec_B"], real_B) * t.lambda_B,
+            "idt_A": zero,
+            "idt_B": zero,
+        }
+        if self.lambda_identity > 0:
+            losses["idt_A"] = self.criterion_cycle(self.G_A(real_B), real_B) * t.lambda_B * self.lambda_identity
+            losses["idt_B"] = self.criterion_cycle(self.G_B(real_A), real_A) * t.lambda_A * self.lambda_identity
+        return losses
+
+    def optimize(self, real_A: torch.Tensor, real_B: torch.Tensor) -> dict[str, float]:
+        """One CycleGAN update; returns the eight losses as floats."""
+        real_A = real_A.to(self.device, non_blocking=True)
+        real_B = real_B.to(self.device, non_blocking=True)
+        visuals = self.translate(real_A, real_B)
+
+        _set_requires_grad((self.D_A, self.D_B), False)
+        self.optimizer_G.zero_grad(set_to_none=True)
+        g_losses = self.generator_losses(real_A, real_B, visuals)
+        sum(g_losses.values()).backward()
+        self.optimizer_G.step()
+
+        _set_requires_grad((self.D_A, self.D_B), True)
+        self.optimizer_D.zero_grad(set_to_none=True)
+        loss_D_A = self._discriminator_loss(self.D_A, real_B, self.pool_B.query(visuals["fake_B"]))
+        loss_D_B = self._discriminator_loss(self.D_B, real_A, self.pool_A.query(visuals["fake_A"]))
+        (loss_D_A + loss_D_B).backward()
+        self.optimizer_D.step()
+
+        self.last_visuals = {k: v.detach() for k, v in visuals.items()}
+        values = torch.stack([loss_D_A, g_losses["G_A"], g_losses["cycle_A"], g_losses["idt_A"],
+                              loss_D_B, g_losses["G_B"], g_losses["cycle_B"], g_losses["idt_B"]]).detach()
+        return dict(zip(LOSS_NAMES, values.cpu().tolist()))
+
+    @torch.no_grad()
+    def test_losses(self, real_A: torch.Tensor, real_B: torch.Tensor) -> dict[str, float]:
+        """Losses on held-out images without any update (discriminators judge real vs direct fakes)."""
+        real_A, real_B = real_A.to(self.device), real_B.to(self.device)
+        visuals = self.translate(real_A, real_B)
+        self.last_test_visuals = visuals
+        g = self.generator_losses(real_A, real_B, visuals)
+        d_a = self._discriminator_loss(self.D_A, real_B, visuals["fake_B"])
+        d_b = self._discriminator_loss(self.D_B, real_A, visuals["fake_A"])
+        values = torch.stack([d_a, g["G_A"], g["cycle_A"], g["idt_A"], d_b, g["G_B"], g["cycle_B"], g["idt_B"]])
+        return dict(zip(LOSS_NAMES, values.cpu().tolist()))
+
+    def step_schedulers(self) -> None:
+        for s in self.schedulers:
+            s.step()
+
+    @property
+    def learning_rate(self) -> float:
+        return self.optimizer_G.param_groups[0]["lr"]
+
+    def networks(self) -> dict[str, nn.Module]:
+        return {"G_A": self.G_A, "G_B": self.G_B, "D_A": self.D_A, "D_B": self.D_B}

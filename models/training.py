@@ -1,0 +1,280 @@
+"""The one training loop, shared by the command line and the GUI worker.
+
+`Trainer.run()` is a generator: it yields a `StepReport` after every iteration and honours stop and
+pause requests between iterations (the requests are thread-safe flags, so a GUI thread may set them
+while the loop runs in a worker). It never prints; callers turn reports into progress bars or signals.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import math
+import random
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from data.unaligned import UnalignedDataset, domain_folder, paired_test_batches
+from models import checkpoints
+from models.config import RunConfig, validate
+from models.cyclegan import LOSS_NAMES, CycleGAN
+from models.errors import UserError
+from models.evaluation import ColourizationProbe, evaluate_losses
+from models.runtime import configure_threads, resolve_device, tune_allocator
+
+log = logging.getLogger(__name__)
+
+
+class TrainingDiverged(UserError):
+    """A loss became NaN or infinite; the last good checkpoint is kept."""
+
+
+@dataclass
+class EpochSummary:
+    epoch: int
+    train: dict[str, float]
+    validation: dict[str, float] | None
+    accuracy: float | None
+    seconds: float
+    lr: float
+
+
+@dataclass
+class StepReport:
+    epoch: int  # 1-based
+    total_epochs: int
+    iteration: int  # 1-based, within the epoch
+    iterations_per_epoch: int
+    global_step: int
+    losses: dict[str, float]
+    seconds: float  # this iteration
+    elapsed: float  # training time of this run so far (resumed runs count from the resume)
+    lr: float
+    epoch_summary: EpochSummary | None = None  # set on an epoch's last iteration
+    start_step: int = 0  # global step this run (re)started from, for the ETA
+
+    @property
+    def total_steps(self) -> int:
+        return self.total_epochs * self.iterations_per_epoch
+
+    @property
+    def eta(self) -> float:
+        """Seconds left, from this run's pace (validation time included in it)."""
+        return self.elapsed / max(self.global_step - self.start_step, 1) * (self.total_steps - self.global_step)
+
+
+class Trainer:
+    """Trains a CycleGAN described by a RunConfig into a run directory."""
+
+    def __init__(self, cfg: RunConfig, run_dir: str | Path, resume: bool = False):
+        self.run_dir = Path(run_dir)
+        if resume:
+            saved = checkpoints.load_config(self.run_dir)
+            # A resume continues the saved run; only where the data lives may change.
+            saved.dataroot = cfg.dataroot or saved.dataroot
+            cfg = saved
+        validate(cfg)
+        if not cfg.dataroot:
+            raise UserError("no dataset folder given")
+        self.cfg = cfg
+        t = cfg.training
+        tune_allocator()
+        configure_threads(t.num_threads)
+        self.device = resolve_device(t.device)
+        self.dataset = UnalignedDataset(cfg.dataroot, "train", cfg.network.input_nc or None,
+                                        cfg.network.output_nc or None, t.load_size, t.crop_size, t.flip, t.seed)
+        cfg.network.input_nc, cfg.network.output_nc = self.dataset.A.channels, self.dataset.B.channels
+        if not resume:
+            self._prepare_new_run_dir()
+        torch.manual_seed(t.seed)
+        random.seed(t.seed)
+        np.random.seed(t.seed)
+        self.model = CycleGAN(cfg, self.device)
+        self.history: list[dict] = []
+        self.epoch, self.iteration = 0, 0
+        if resume:
+            self._restore(checkpoints.load_training_state(self.run_dir))
+        else:
+            checkpoints.save_config(self.run_dir, cfg)
+        self._val_batches = self._load_validation()
+        self.probe = ColourizationProbe.create(cfg.dataroot, t.crop_size, limit=t.val_images or None) \
+            if t.val_images else None
+        self._stop = threading.Event()
+        self._running = threading.Event()
+        self._running.set()
+
+    # --- control (thread-safe) -------------------------------------------------------------------
+    def request_stop(self) -> None:
+        self._stop.set()
+        self._running.set()
+
+    def request_pause(self) -> None:
+        self._running.clear()
+
+    def request_resume(self) -> None:
+        self._running.set()
+
+    @property
+    def paused(self) -> bool:
+        return not self._running.is_set()
+
+    @property
+    def finished(self) -> bool:
+        return self.epoch >= self.cfg.training.total_epochs
+
+    # --- set-up ----------------------------------------------------------------------------------
+    def _prepare_new_run_dir(self) -> None:
+        if (self.run_dir / checkpoints.STATE_FILE).exists() or (self.run_dir / checkpoints.CONFIG_FILE).exists():
+            raise UserError(f"{self.run_dir} already holds a run; resume it (--resume) or choose another folder")
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+
+    def _load_validation(self):
+        t = self.cfg.training
+        if not t.val_images:
+            return None
+        try:
+            domain_folder(self.cfg.dataroot, "test", "A")
+            domain_folder(self.cfg.dataroot, "test", "B")
+        except UserError:
+            return None  # no held-out split: train without validation
+        batches = list(paired_test_batches(self.cfg.dataroot, self.dataset.A.channels, self.dataset.B.channels,
+                                           t.crop_size, batch_size=32, limit=t.val_images))
+        return batches
+
+    # --- the loop --------------------------------------------------------------------------------
+    def run(self):
+        """Train until the last epoch or a stop request; yields a StepReport per iteration."""
+        t = self.cfg.training
+        per_epoch = self.dataset.batches_per_epoch(t.batch_size)
+        start_step = self.epoch * per_epoch + self.iteration
+        started = time.perf_counter()
+        while self.epoch < t.total_epochs:
+            epoch_start = time.perf_counter()
+            for index, real_A, real_B in self.dataset.epoch(self.epoch, t.batch_size, start=self.iteration):
+                if not self._wait_while_paused():
+                    self.save(reason="stop")
+                    return
+                t0 = time.perf_counter()
+                losses = self.model.optimize(real_A, real_B)
+                if not all(math.isfinite(v) for v in losses.values()):
+                    bad = ", ".join(k for k, v in losses.items() if not math.isfinite(v))
+                    raise TrainingDiverged(
+                        f"training diverged at epoch {self.epoch + 1}, iteration {index + 1}: {bad} became "
+                        "NaN or infinite; try a lower learning rate. The last good checkpoint is kept.")
+                self.iteration = index + 1
+                self._accumulate(losses, real_A.shape[0])
+                summary = None
+                if self.iteration == per_epoch:
+                    summary = self._end_epoch(time.perf_counter() - epoch_start)
+                now = time.perf_counter()
+                report = StepReport(
+                    epoch=self.epoch + (0 if summary else 1), total_epochs=t.total_epochs,
+                    iteration=index + 1, iterations_per_epoch=per_epoch,
+                    global_step=(self.epoch - (1 if summary else 0)) * per_epoch + index + 1,
+                    losses=losses, seconds=now - t0, elapsed=now - started, lr=self.model.learning_rate,
+                    epoch_summary=summary, start_step=start_step)
+                yield report
+
+    def _wait_while_paused(self) -> bool:
+        """Blocks while paused; False when a stop was requested."""
+        while not self._running.wait(timeout=0.1):
+            pass
+        return not self._stop.is_set()
+
+    def _accumulate(self, losses: dict[str, float], n: int) -> None:
+        acc = getattr(self, "_epoch_sums", None)
+        if acc is None or self.iteration == 1:
+            acc = self._epoch_sums = {"n": 0, **{k: 0.0 for k in LOSS_NAMES}}
+        acc["n"] += n
+        for k, v in losses.items():
+            acc[k] += v * n
+
+    def _end_epoch(self, seconds: float) -> EpochSummary:
+        acc = self._epoch_sums
+        train = {k: acc[k] / max(acc["n"], 1) for k in LOSS_NAMES}
+        validation = evaluate_losses(self.model, self._val_batches) if self._val_batches else None
+        accuracy = None
+        if self.probe is not None:
+            accuracy = self.probe.accuracy(self.model.G_B if self.probe.gray_domain == "B" else self.model.G_A,
+                                           self.device).accuracy
+        lr = self.model.learning_rate
+        self.model.step_schedulers()
+        self.epoch += 1
+        self.iteration = 0
+        summary = EpochSummary(self.epoch, train, validation, accuracy, seconds, lr)
+        self.history.append({"epoch": self.epoch, "lr": lr, "seconds": seconds, "train": train,
+                             "validation": validation, "accuracy": accuracy})
+        self.save(reason="epoch")
+        return summary
+
+    # --- checkpoints -----------------------------------------------------------------------------
+    def save(self, reason: str = "epoch") -> None:
+        """Latest weights, the full training state and losses.csv; numbered weights every few epochs."""
+        nets = self.model.networks()
+        checkpoints.save_networks(self.run_dir, nets, "latest")
+        freq = self.cfg.training.save_epoch_freq
+        if reason == "epoch" and freq and (self.epoch % freq == 0 or self.finished):
+            checkpoints.save_networks(self.run_dir, nets, str(self.epoch))
+        checkpoints.save_training_state(self.run_dir, self._state())
+        checkpoints.atomic_write_text(self.run_dir / checkpoints.LOSSES_FILE, self.losses_csv())
+
+    def _state(self) -> dict:
+        m = self.model
+        version, internal, gauss = random.getstate()
+        return {
+            "epoch": self.epoch, "iteration": self.iteration,
+            "nets": {k: v.state_dict() for k, v in m.networks().items()},
+            "optimizer_G": m.optimizer_G.state_dict(), "optimizer_D": m.optimizer_D.state_dict(),
+            "schedulers": [s.state_dict() for s in m.schedulers],
+            "pools": {"A": m.pool_A.state_dict(), "B": m.pool_B.state_dict()},
+            "rng": {"torch": torch.get_rng_state(),
+                    "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+                    "python": [version, list(internal), gauss]},
+            "epoch_sums": getattr(self, "_epoch_sums", None) if self.iteration else None,
+            "history": self.history,
+        }
+
+    def _restore(self, state: dict) -> None:
+        m = self.model
+        try:
+            for name, net in m.networks().items():
+                checkpoints.load_weights(net, state["nets"][name], f"{self.run_dir} ({name})")
+            m.optimizer_G.load_state_dict(state["optimizer_G"])
+            m.optimizer_D.load_state_dict(state["optimizer_D"])
+            for s, s_state in zip(m.schedulers, state["schedulers"]):
+                s.load_state_dict(s_state)
+            m.pool_A.load_state_dict(state["pools"]["A"], self.device)
+            m.pool_B.load_state_dict(state["pools"]["B"], self.device)
+            torch.set_rng_state(state["rng"]["torch"])
+            if state["rng"]["cuda"] and torch.cuda.is_available():
+                torch.cuda.set_rng_state_all(state["rng"]["cuda"])
+            version, internal, gauss = state["rng"]["python"]
+            random.setstate((version, tuple(internal), gauss))
+        except (KeyError, ValueError, TypeError) as exc:
+            raise UserError(f"the training state in {self.run_dir} is incomplete or from another version "
+                            f"({exc})") from exc
+        self.epoch, self.iteration = int(state["epoch"]), int(state["iteration"])
+        if state.get("epoch_sums"):
+            self._epoch_sums = dict(state["epoch_sums"])
+        self.history = list(state.get("history", []))
+
+    def losses_csv(self) -> str:
+        """One row per epoch: learning rate, mean train losses, validation losses, accuracy, seconds."""
+        val_keys = sorted({k for h in self.history if h["validation"] for k in h["validation"]})
+        header = ["epoch", "lr", "seconds"] + [f"train_{k}" for k in LOSS_NAMES] + \
+                 [f"val_{k}" for k in val_keys] + ["accuracy"]
+        out = io.StringIO()
+        writer = csv.writer(out)
+        writer.writerow(header)
+        for h in self.history:
+            val = h["validation"] or {}
+            writer.writerow([h["epoch"], f"{h['lr']:.6g}", f"{h['seconds']:.2f}"]
+                            + [f"{h['train'][k]:.6f}" for k in LOSS_NAMES]
+                            + [f"{val[k]:.6f}" if k in val else "" for k in val_keys]
+                            + ["" if h["accuracy"] is None else f"{h['accuracy']:.4f}"])
+        return out.getvalue()

@@ -1,0 +1,25 @@
+"""Install the CycleGAN Workbench: `pip install .` (add `.[test]` for the test suite)."""
+from setuptools import setup
+
+setup(
+    name="cyclegan-workbench",
+    version="0.1.0",
+    description="A desktop workbench for looking inside CycleGAN generators trained on toy shapes",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    python_requires=">=3.10",
+    packages=["app", "app.cli", "app.tabs", "app.widgets", "models", "data", "visualization", "resources"],
+    package_data={"resources": ["*.json", "*.png", "icons/*", "default_model/*", "samples/*"]},
+    install_requires=[
+        # Upper bound: 2.13 is the newest release we test against; an open range would pull
+        # a newer CUDA build (several GB) onto CPU-only laptops that already have a working torch.
+        "torch>=2.2,<2.14",
+        "numpy>=1.24",
+        "opencv-python-headless>=4.8",
+        "matplotlib>=3.7",
+        "seaborn>=0.12",
+        "PyQt5>=5.15",
+    ],
+    extras_require={"test": ["pytest>=7", "pytest-qt>=4.2"]},
+    entry_points={"console_scripts": ["cyclegan-workbench=app.main:main"]},
+)
