@@ -1,0 +1,57 @@
+"""`train`, `evaluate` and `translate` end to end through the real entry point."""
+from __future__ import annotations
+
+import json
+import math
+
+import cv2
+
+from app.main import main
+
+TINY = ["--size", "32", "--num-downs", "3", "--ngf", "4", "--ndf", "4", "--batch-size", "4"]
+
+
+def test_train_evaluate_translate_and_score(toy_dataset, tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(["train", str(toy_dataset), "--out", str(run), "--epochs", "1", "--epochs-decay", "1", *TINY]) == 0
+    assert (run / "latest_net_G_B.pth").is_file() and (run / "losses.csv").is_file()
+    capsys.readouterr()
+
+    assert main(["evaluate", str(run), "--json"]) == 0
+    table = json.loads(capsys.readouterr().out)
+    for key in ("D_A", "D_B", "G_A", "G_B", "Cycle_A", "Cycle_B", "Total", "SSIM_A", "SSIM_B", "accuracy"):
+        assert math.isfinite(table[key]), key
+    assert table["Total"] >= table["Cycle_A"] + table["Cycle_B"]
+
+    assert main(["evaluate", str(run)]) == 0
+    text = capsys.readouterr().out
+    assert "Cycle_A" in text and "cycle SSIM" in text
+
+    out = tmp_path / "colourized"
+    assert main(["translate", str(run), str(toy_dataset / "testB"), "--direction", "BtoA", "--out", str(out)]) == 0
+    files = sorted(p.name for p in out.iterdir())
+    assert files == sorted(p.name for p in (toy_dataset / "testB").iterdir())
+    image = cv2.imread(str(out / files[0]), cv2.IMREAD_UNCHANGED)
+    assert image.shape == (32, 32, 3)
+
+    capsys.readouterr()
+    assert main(["score", str(toy_dataset), str(out), "--json"]) == 0
+    assert 0.0 <= json.loads(capsys.readouterr().out)["accuracy"] <= 1.0
+
+
+def test_resume_finishes_a_run_and_knows_when_it_is_done(toy_dataset, tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(["train", str(toy_dataset), "--out", str(run), "--epochs", "1", "--epochs-decay", "0", *TINY]) == 0
+    assert main(["train", "--resume", "--out", str(run)]) == 0
+    assert "already finished" in capsys.readouterr().out
+
+
+def test_bad_input_exits_2_with_a_message_naming_the_problem(tmp_path, capsys):
+    assert main(["train", str(tmp_path / "nowhere"), "--out", str(tmp_path / "run")]) == 2
+    assert "dataset folder not found" in capsys.readouterr().err
+    assert main(["train", "--resume", "--out", str(tmp_path / "empty")]) == 2
+    assert "not a run directory" in capsys.readouterr().err
+    assert main(["evaluate", str(tmp_path)]) == 2
+    assert "not a run directory" in capsys.readouterr().err
+    assert main(["translate", str(tmp_path / "g.pth"), str(tmp_path), "--out", str(tmp_path / "o")]) == 2
+    assert "checkpoint not found" in capsys.readouterr().err
