@@ -15,13 +15,14 @@ import errno
 import logging
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 from PyQt5.QtCore import QObject, QRunnable, QThreadPool, pyqtSignal
 
+from app.loss_figure import LossFigure, LossHistory
 from models.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -159,6 +160,7 @@ class TrainingOutcome:
 class TrainingSignals(WorkerSignals):
     started = pyqtSignal(object)  # TrainingStarted
     visuals_updated = pyqtSignal(object)  # LiveVisuals
+    plotted = pyqtSignal(object)  # the loss curves as an H x W x 4 uint8 image (app.loss_figure)
 
 
 class TrainingWorker(Worker):
@@ -167,11 +169,15 @@ class TrainingWorker(Worker):
     Signals = TrainingSignals
     job = "training"
 
-    def __init__(self, cfg, run_dir: str | Path, resume: bool = False, visuals_interval: float = 0.5):
+    def __init__(self, cfg, run_dir: str | Path, resume: bool = False, visuals_interval: float = 0.5,
+                 plot_interval: float = 1.0):
         super().__init__()
         self.cfg, self.run_dir, self.resume = cfg, Path(run_dir), resume
-        self.visuals_interval = visuals_interval  # seconds between live visuals (read by the worker)
-        self.response_layer: tuple[str, int] = ("G_A", 0)  # set from the GUI thread; read between steps
+        # Set from the GUI thread at any time (plain attribute writes), read by the worker between steps:
+        self.visuals_interval = visuals_interval  # seconds between live visuals
+        self.plot_interval = plot_interval  # seconds between loss-curve images
+        self.plot_size: tuple[int, int] | None = None  # pixel size of the loss plot; None: no images
+        self.response_layer: tuple[str, int] = ("G_A", 0)
         self._trainer = None
         self._paused = threading.Event()
         self._lock = threading.Lock()
@@ -217,15 +223,22 @@ class TrainingWorker(Worker):
         self.signals.started.emit(TrainingStarted(
             trainer.run_dir, trainer.cfg, {"A": len(trainer.dataset.A), "B": len(trainer.dataset.B)}, per_epoch,
             trainer.epoch, list(trainer.history), self._live.layer_labels()))
-        last_visuals = -float("inf")
+        history = LossHistory.from_epochs(trainer.history, per_epoch)
+        figure = LossFigure()
+        last_visuals = last_plot = -float("inf")
         stepped = False
         for report in trainer.run():
             stepped = True
             self.signals.progressed.emit(report)
+            history.add_report(report)
             now = time.monotonic()
             if report.epoch_summary is not None or now - last_visuals >= self.visuals_interval:
                 last_visuals = now
                 self.signals.visuals_updated.emit(self._live.visuals(report.global_step, *self.response_layer))
+            size = self.plot_size
+            if size is not None and (report.epoch_summary is not None or now - last_plot >= self.plot_interval):
+                last_plot = now
+                self.signals.plotted.emit(figure.render(history, *size))
         if not stepped and self.aborted:
             trainer.save(reason="stop")  # stopped before the first step: still leave a resumable run
         return TrainingOutcome(trainer.run_dir, trainer.finished, trainer.epoch, trainer.iteration,
@@ -236,36 +249,76 @@ class LiveProbe:
     """The live views of a training run, computed in the training thread between two steps.
 
     A fixed probe pair (the first training image of each domain) goes through both generators, so
-    successive views are comparable; the response panel shows one layer of either generator for it.
+    successive views are comparable. Each generator is parsed once (visualization.parser); its probe
+    notices the optimizer's weight updates and recomputes, and serves the response panel's layer from
+    the same forward that gives the translation.
     """
 
     def __init__(self, trainer):
-        self.model = trainer.model
-        self.device = trainer.device
-        self.real_A = trainer.dataset.A.images[:1].float().div(127.5).sub(1.0).to(self.device)
-        self.real_B = trainer.dataset.B.images[:1].float().div(127.5).sub(1.0).to(self.device)
-        self.responses = {"G_A": LayerResponses(self.model.G_A), "G_B": LayerResponses(self.model.G_B)}
+        from visualization.parser import parse_generator
+        from visualization.probe import Probe
+
+        model, size = trainer.model, trainer.cfg.training.crop_size
+        n = trainer.cfg.network
+        self.graphs = {"G_A": parse_generator(model.G_A, size, n.input_nc),
+                       "G_B": parse_generator(model.G_B, size, n.output_nc)}
+        self.probes = {k: Probe(g) for k, g in self.graphs.items()}
+        self.probes["G_A"].set_input(trainer.dataset.A.images[0].float().div(127.5).sub(1.0))
+        self.probes["G_B"].set_input(trainer.dataset.B.images[0].float().div(127.5).sub(1.0))
 
     def layer_labels(self) -> dict[str, list[str]]:
-        return {k: r.labels() for k, r in self.responses.items()}
+        return {k: [f"{l.index}  {l.label}" for l in g.layers] for k, g in self.graphs.items()}
 
-    @torch.no_grad()
     def visuals(self, step: int, which: str, layer: int) -> LiveVisuals:
-        from data.unaligned import to_image
+        from visualization.render import tile_grid
 
-        m = self.model
-        was_training = m.training
-        m.eval()
-        try:
-            fake_B = m.G_A(self.real_A)
-            rec_A = m.G_B(fake_B)
-            fake_A = m.G_B(self.real_B)
-            rec_B = m.G_A(fake_A)
-            tensors = {"real_A": self.real_A, "fake_B": fake_B, "rec_A": rec_A,
-                       "real_B": self.real_B, "fake_A": fake_A, "rec_B": rec_B}
-            images = {k: to_image(v[0]) for k, v in tensors.items()}
-            probe = self.real_A if which == "G_A" else self.real_B
-            grid, label = self.responses[which].render(probe, layer)
-        finally:
-            m.train(was_training)
-        return LiveVisuals(step, images, grid, f"{which}: {label}")
+        A, B = self.probes["G_A"], self.probes["G_B"]
+        fake_B, fake_A = A.output(), B.output()
+        tensors = {"real_A": A.input, "fake_B": fake_B, "rec_A": self.graphs["G_B"].run(fake_B),
+                   "real_B": B.input, "fake_A": fake_A, "rec_B": self.graphs["G_A"].run(fake_A)}
+        images = {k: _as_image(v) for k, v in tensors.items()}
+        graph = self.graphs[which]
+        layer = min(max(layer, 0), len(graph.layers) - 1)
+        grid = tile_grid(self.probes[which].response(layer), colormap="viridis", normalize="map")
+        return LiveVisuals(step, images, grid.image, f"{which} layer {graph.layers[layer].label}")
+
+
+def _as_image(t: torch.Tensor) -> np.ndarray:
+    """A (1, C, H, W) generator tensor in [-1, 1] as H x W (gray) or H x W x 3 uint8."""
+    from data.unaligned import to_image
+
+    return np.ascontiguousarray(to_image(t[0]))
+
+
+# --- ablation scan -------------------------------------------------------------------------------
+class AblationWorker(Worker):
+    """Ranks a layer's filters (visualization.ablation) on a private parse of the generator.
+
+    The GUI keeps using its own graph and probe meanwhile: the worker traces the same (read-only)
+    network again, so no cached kernel or activation is shared between the threads. `progressed((done,
+    total))` after every chunk; an abort returns the partial ranking.
+    """
+
+    job = "the ablation scan"
+
+    def __init__(self, net, size: int, layer: int, inputs: torch.Tensor, masks, scoring_dataset: str = ""):
+        super().__init__()
+        self.net, self.size, self.layer = net, size, layer
+        self.inputs = inputs.clone()
+        self.masks = masks.copy()  # copy on write: later edits in the GUI do not reach the scan
+        self.scoring_dataset = scoring_dataset
+
+    def _progress(self, done: int, total: int) -> bool:
+        self.signals.progressed.emit((done, total))
+        return not self.aborted
+
+    def work(self):
+        from visualization.ablation import ScoringSet, ablate_layer
+        from visualization.parser import parse_generator
+
+        graph = parse_generator(self.net, self.size, self.inputs.shape[-3])
+        scoring = None
+        if self.scoring_dataset:
+            scoring = ScoringSet.from_dataset(self.scoring_dataset, self.size, limit=32)
+        return ablate_layer(graph, self.layer, inputs=None if scoring else self.inputs, masks=self.masks,
+                            scoring=scoring, progress=self._progress)

@@ -33,3 +33,67 @@ def tiny_config(dataroot, **training) -> RunConfig:
     for k, v in training.items():
         setattr(t, k, v)
     return cfg
+
+
+# --- GUI tests (pytest-qt) -----------------------------------------------------------------------
+# Qt warns (and qt_log_level_fail turns the warning into a failure) when XDG_RUNTIME_DIR is unset.
+if not os.environ.get("XDG_RUNTIME_DIR"):
+    import tempfile
+
+    os.environ["XDG_RUNTIME_DIR"] = tempfile.mkdtemp(prefix="xdg-runtime-")  # created with mode 0700
+
+
+def live_runnables(grace_ms: int = 3000) -> int:
+    """QThreadPool runnables still running after `grace_ms` (0 when Qt was never imported)."""
+    import sys
+
+    qtcore = sys.modules.get("PyQt5.QtCore")
+    if qtcore is None:
+        return 0
+    pool = qtcore.QThreadPool.globalInstance()
+    pool.waitForDone(grace_ms)
+    return pool.activeThreadCount()
+
+
+@pytest.fixture(autouse=True)
+def no_runnable_left_alive():
+    """Fail a test that leaves a QThreadPool runnable running (after a short grace period)."""
+    yield
+    alive = live_runnables()
+    if alive:
+        import sys
+
+        workers = sys.modules.get("app.workers")
+        names = []
+        for worker in workers.running_workers() if workers else []:
+            names.append(type(worker).__name__)
+            worker.abort()  # stop it so the following tests start clean
+        live_runnables(60000)
+        pytest.fail(f"{alive} QThreadPool runnable(s) left alive at teardown: {', '.join(names) or 'unknown'}")
+
+
+@pytest.fixture
+def workbench_home(tmp_path, monkeypatch):
+    """The workbench's data folder (built-in dataset, runs) inside tmp_path."""
+    home = tmp_path / "workbench-data"
+    monkeypatch.setenv("CYCLEGAN_WORKBENCH_DATA", str(home))
+    return home
+
+
+@pytest.fixture
+def settings(tmp_path):
+    """A QSettings in tmp_path, so tests never read or write the user's settings."""
+    from PyQt5.QtCore import QSettings
+
+    return QSettings(str(tmp_path / "settings.ini"), QSettings.IniFormat)
+
+
+@pytest.fixture(scope="session")
+def tiny_run(toy_dataset, tmp_path_factory):
+    """A run directory trained for two tiny epochs (config.json, latest_net_*.pth, training_state.pth)."""
+    from models.training import Trainer
+
+    run = tmp_path_factory.mktemp("runs") / "tiny"
+    for _ in Trainer(tiny_config(toy_dataset, n_epochs=1, n_epochs_decay=1, val_images=0), run).run():
+        pass
+    return run

@@ -7,6 +7,7 @@ import argparse
 _COMMAND_MODULES = [
     "app.cli.dataset_commands",
     "app.cli.training_commands",
+    "app.cli.inspect_commands",
 ]
 
 

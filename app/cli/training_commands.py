@@ -56,6 +56,7 @@ def register(sub) -> None:
     p.add_argument("--direction", choices=["AtoB", "BtoA"], default="AtoB")
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--size", type=int, help="image size fed to the generator (default: the run's)")
+    p.add_argument("--masks", metavar="MASKS.json", help="apply a mask set saved by the workbench")
     p.set_defaults(run=run_translate)
 
 
@@ -172,6 +173,11 @@ def run_translate(args) -> int:
     size = args.size
     if size is None:
         size = checkpoints.load_config(source).training.crop_size if source.is_dir() else 256
+    forward = net
+    if args.masks:
+        from visualization.probe import masked_generator
+
+        forward = masked_generator(net, args.masks, size)
     inputs = Path(args.inputs)
     files = [inputs] if inputs.is_file() else list_images(inputs) if inputs.is_dir() else []
     if not files:
@@ -183,7 +189,7 @@ def run_translate(args) -> int:
         for i, path in enumerate(files, 1):
             image = read_image(path, net_cfg.input_nc)
             image = cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA)
-            out = to_image(net(to_tensor(image).unsqueeze(0))[0])
+            out = to_image(forward(to_tensor(image).unsqueeze(0))[0])
             if out.ndim == 3:
                 out = cv2.cvtColor(out, cv2.COLOR_RGB2BGR)
             target = out_dir / f"{path.stem}.png"

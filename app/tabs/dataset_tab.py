@@ -6,17 +6,18 @@ from pathlib import Path
 import numpy as np
 from PyQt5.QtCore import Qt, QTimer, pyqtSignal
 from PyQt5.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QGridLayout, QGroupBox,
-                             QHBoxLayout, QLabel, QLineEdit, QMessageBox, QProgressBar, QPushButton, QScrollArea,
+                             QHBoxLayout, QLabel, QLineEdit, QProgressBar, QPushButton, QScrollArea,
                              QSpinBox, QSplitter, QVBoxLayout, QWidget)
 
+from app.dialogs import show_error, show_warning
 from app.widgets.forms import ColorButton, PathEdit, RangeSpin
 from app.widgets.image_viewer import ImagePanel
 from app.workers import DatasetWorker
 from data.shapes import DEFAULT_COLORS, PRESETS, SHAPES, ShapeDatasetParams, render_scene
 from models.errors import UserError
 
-PREVIEW_SCENES = 8
-PREVIEW_COLUMNS = 4  # pairs per row
+PREVIEW_SCENES = 9
+PREVIEW_COLUMNS = 3  # pairs per row: a 2:1 mosaic, about the preview panel's shape
 _GAP = 4
 
 
@@ -26,7 +27,7 @@ def preview_mosaic(params: ShapeDatasetParams, scenes: int = PREVIEW_SCENES) -> 
     size = params.size
     rows = -(-scenes // PREVIEW_COLUMNS)
     cols = min(scenes, PREVIEW_COLUMNS)
-    out = np.full((rows * (size + _GAP) - _GAP, cols * (2 * size + 3 * _GAP) - 3 * _GAP, 3), 90, np.uint8)
+    out = np.full((rows * (size + _GAP) - _GAP, cols * (2 * size + 3 * _GAP) - 2 * _GAP, 3), 90, np.uint8)
     for i in range(scenes):
         shape = params.shapes[i % len(params.shapes)]
         scene = render_scene(params, shape, i // len(params.shapes), split)
@@ -38,15 +39,18 @@ def preview_mosaic(params: ShapeDatasetParams, scenes: int = PREVIEW_SCENES) -> 
 
 
 class DatasetTab(QWidget):
-    """Signals: `dataset_chosen(path)` for "Use in Train tab"; `dataset_generated(path)`."""
+    """Signals: `dataset_chosen(path)` for "Use in Train tab"; `dataset_generated(path)`; `idle()` when
+    a generation ends; `status_changed(text)`."""
 
     dataset_chosen = pyqtSignal(str)
     dataset_generated = pyqtSignal(str)
     status_changed = pyqtSignal(str)
+    idle = pyqtSignal()
 
     def __init__(self, parent=None):
         super().__init__(parent)
         self._worker: DatasetWorker | None = None
+        self._loading = False
         self._preview_timer = QTimer(self, singleShot=True, interval=120)
         self._preview_timer.timeout.connect(self._on_preview_due)
         self._build()
@@ -67,7 +71,7 @@ class DatasetTab(QWidget):
         scroll.setWidget(form_host)
         scroll.setWidgetResizable(True)
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
-        scroll.setMinimumWidth(form_host.sizeHint().width() + 24)
+        scroll.setMinimumWidth(form_host.minimumSizeHint().width() + 24)
 
         self.preview = ImagePanel("Preview: sample pairs (RGB domain | gray domain), training split")
         self.message = QLabel()
@@ -85,6 +89,7 @@ class DatasetTab(QWidget):
         self.use_button = QPushButton("Use in Train tab")
         self.use_button.setToolTip("Train on the dataset in the folder above")
         self.summary = QLabel()
+        self.summary.setWordWrap(True)
 
         out_row = QFormLayout()
         out_row.addRow("Output folder", self.output)
@@ -145,7 +150,7 @@ class DatasetTab(QWidget):
         if decimals:
             box.setDecimals(decimals)
         box.setRange(low, high)
-        box.setSingleStep(step)
+        box.setSingleStep(step if decimals else int(step))
         box.setToolTip(tip)
         box.valueChanged.connect(self._on_changed)
         return box
@@ -258,7 +263,7 @@ class DatasetTab(QWidget):
 
     # --- slots -----------------------------------------------------------------------------------
     def _on_changed(self, *_) -> None:
-        if not getattr(self, "_loading", False):
+        if not self._loading:
             self._preview_timer.start()
 
     def _on_preview_due(self) -> None:
@@ -276,6 +281,9 @@ class DatasetTab(QWidget):
         n = len(params.shapes)
         self.summary.setText(f"{params.image_count()} files: {n} classes x ({params.train_per_class} train + "
                              f"{params.test_per_class} test) scenes x 2 domains, {params.size} px")
+        if self._worker is None:
+            self.progress.setRange(0, params.image_count())
+            self.progress.setValue(0)
         self._update_buttons()
 
     def _update_buttons(self) -> None:
@@ -295,7 +303,7 @@ class DatasetTab(QWidget):
             if not target:
                 raise UserError("choose an output folder for the dataset first")
         except UserError as exc:
-            QMessageBox.warning(self, "Cannot generate the dataset", str(exc))
+            show_warning(self, "Cannot generate the dataset", str(exc))
             return
         self._worker = DatasetWorker(params, target, overwrite=self.overwrite.isChecked())
         self._worker.signals.progressed.connect(self._on_progressed)
@@ -317,7 +325,7 @@ class DatasetTab(QWidget):
         self.progress.setValue(done)
 
     def _on_failed(self, message: str) -> None:
-        QMessageBox.critical(self, "Dataset generation failed", message)
+        show_error(self, "Dataset generation failed", message)
 
     def _on_finished(self, path) -> None:
         self._worker = None
@@ -328,11 +336,15 @@ class DatasetTab(QWidget):
             self.status_changed.emit(f"Dataset written to {path}")
             self.dataset_generated.emit(str(path))
         self._update_buttons()
+        self.idle.emit()
 
     def _on_use(self) -> None:
         self.dataset_chosen.emit(self.output.text())
 
     # --- window hooks ----------------------------------------------------------------------------
+    def export_widget(self) -> QWidget:
+        return self.preview
+
     @property
     def busy(self) -> bool:
         return self._worker is not None

@@ -18,6 +18,7 @@ class PathEdit(QWidget):
         self.start_dir = ""
         self.edit = QLineEdit()
         self.edit.setClearButtonEnabled(True)
+        self.edit.textChanged.connect(self.edit.setToolTip)  # the whole path, however narrow the field
         self.browse = QToolButton()
         self.browse.setText("Browse…")
         layout = QHBoxLayout(self)
@@ -60,7 +61,7 @@ class RangeSpin(QWidget):
             if decimals:
                 box.setDecimals(decimals)
             box.setRange(low, high)
-            box.setSingleStep(step)
+            box.setSingleStep(step if decimals else int(step))
             box.valueChanged.connect(self.changed)
             if i:
                 layout.addWidget(QLabel("to"))

@@ -7,9 +7,9 @@ without a copy and keeps the array alive for as long as the QImage lives.
 from __future__ import annotations
 
 import numpy as np
-from PyQt5.QtCore import QPointF, QRectF, Qt, pyqtSignal
+from PyQt5.QtCore import QPoint, QPointF, QRectF, Qt, pyqtSignal
 from PyQt5.QtGui import QColor, QImage, QPainter, QPixmap
-from PyQt5.QtWidgets import QFrame, QGraphicsPixmapItem, QGraphicsScene, QGraphicsView, QLabel, QVBoxLayout, QWidget
+from PyQt5.QtWidgets import QFrame, QSizePolicy, QGraphicsPixmapItem, QGraphicsScene, QGraphicsView, QLabel, QVBoxLayout, QWidget
 
 _FORMATS = {1: QImage.Format_Grayscale8, 3: QImage.Format_RGB888, 4: QImage.Format_RGBA8888}
 MIN_ZOOM, MAX_ZOOM = 0.05, 64.0
@@ -53,7 +53,7 @@ class ImageViewer(QGraphicsView):
         self.setBackgroundBrush(QColor(40, 40, 40))
         self.setFrameShape(QFrame.NoFrame)
         self.setDragMode(QGraphicsView.ScrollHandDrag)
-        self.setTransformationAnchor(QGraphicsView.AnchorUnderMouse)
+        self.setTransformationAnchor(QGraphicsView.NoAnchor)  # zoom_by keeps its own anchor
         self.setResizeAnchor(QGraphicsView.AnchorViewCenter)
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarAsNeeded)
         self.setVerticalScrollBarPolicy(Qt.ScrollBarAsNeeded)
@@ -93,10 +93,16 @@ class ImageViewer(QGraphicsView):
             self.fitInView(self._item, Qt.KeepAspectRatio)
             self._update_sampling()
 
-    def zoom_by(self, factor: float) -> None:
+    def zoom_by(self, factor: float, anchor: QPoint | None = None) -> None:
+        """Scale by `factor`, keeping the image point under `anchor` (viewport pixels; default the centre)."""
         factor = max(MIN_ZOOM / self.zoom, min(MAX_ZOOM / self.zoom, factor))
+        anchor = self.viewport().rect().center() if anchor is None else anchor
+        fixed = self.mapToScene(anchor)
         self._fit = False
         self.scale(factor, factor)
+        moved = self.mapFromScene(fixed) - anchor
+        self.horizontalScrollBar().setValue(self.horizontalScrollBar().value() + moved.x())
+        self.verticalScrollBar().setValue(self.verticalScrollBar().value() + moved.y())
         self._update_sampling()
 
     def _update_sampling(self) -> None:
@@ -113,7 +119,7 @@ class ImageViewer(QGraphicsView):
     def wheelEvent(self, event) -> None:
         steps = event.angleDelta().y() / 120.0
         if steps:
-            self.zoom_by(1.25 ** steps)
+            self.zoom_by(1.25 ** steps, event.pos())
         event.accept()
 
     def resizeEvent(self, event) -> None:
@@ -173,6 +179,9 @@ class ImagePanel(QWidget):
         super().__init__(parent)
         self.title = QLabel(title)
         self.title.setAlignment(Qt.AlignCenter)
+        # Long titles are clipped rather than widening the panel (and with it the window).
+        self.title.setMinimumWidth(1)
+        self.title.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)
         self.viewer = viewer or ImageViewer(placeholder=placeholder)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)

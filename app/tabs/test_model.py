@@ -1,0 +1,181 @@
+"""What the Test tab works on, without Qt: a model's generators, parsed, with one MaskSet and one
+incremental Probe each, the current input, and the images and numbers of the current edit.
+
+All computing is done by visualization/ (parser, masks, probe, render); this class only keeps the
+pieces together so the tab stays a thin view.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from app import locations
+from models import checkpoints
+from models.errors import UserError
+
+GENERATORS = {"G_A": ("A", "B"), "G_B": ("B", "A")}  # input domain, output domain
+DEFAULT_PTH_SIZE = 256
+
+
+@dataclass
+class EditView:
+    """The effect of the current masks on the current input (uint8 RGB images)."""
+
+    input: np.ndarray
+    before: np.ndarray
+    after: np.ndarray
+    difference: np.ndarray  # mean |after - before| over channels, colour-mapped to [0, max_change]
+    reconstruction: np.ndarray | None  # the edited output through the other generator
+    output_change: float
+    max_change: float
+    cycle_loss: float | None
+    unedited_cycle_loss: float | None
+
+    def numbers(self) -> str:
+        text = f"Output change: mean {self.output_change:.4f}, max {self.max_change:.3f}"
+        if self.cycle_loss is not None:
+            delta = self.cycle_loss - self.unedited_cycle_loss
+            text += f"\nCycle loss (L1): {self.unedited_cycle_loss:.4f} → {self.cycle_loss:.4f} ({delta:+.4f})"
+        return text
+
+
+def _sibling_pth(path: Path, which: str) -> Path:
+    """latest_net_G_A.pth <-> latest_net_G_B.pth"""
+    other = "G_B" if which == "G_A" else "G_A"
+    return path.with_name(re.sub(r"G_[AB]", other, path.name))
+
+
+class InspectedModel:
+    """Open with `InspectedModel.open(run_dir_or_pth)`; UserError when it cannot be used."""
+
+    def __init__(self, source: Path, nets: dict, size: int, dataroot: str, description: str):
+        from visualization.masks import MaskSet
+        from visualization.parser import parse_generator
+        from visualization.probe import Probe
+
+        self.source, self.size, self.dataroot, self.description = source, size, dataroot, description
+        self.nets = nets
+        self.graphs = {k: parse_generator(net, size) for k, net in nets.items()}
+        self.masks = {k: MaskSet(g) for k, g in self.graphs.items()}
+        self.probes = {k: Probe(g, self.masks[k]) for k, g in self.graphs.items()}
+        self.inputs: dict[str, np.ndarray] = {}
+
+    @classmethod
+    def open(cls, source: str | Path) -> "InspectedModel":
+        source = Path(source)
+        if source.is_dir():
+            cfg = checkpoints.load_config(source)
+            nets = {k: checkpoints.load_generator(source, k)[0] for k in GENERATORS
+                    if (source / f"latest_net_{k}.pth").is_file()}
+            if not nets:
+                raise UserError(f"{source} holds no generator weights (latest_net_G_A.pth / latest_net_G_B.pth)")
+            n = cfg.network
+            arch = f"U-Net, {n.num_downs} downsamplings" if n.generator == "unet" else f"ResNet, {n.n_blocks} blocks"
+            return cls(source, nets, cfg.training.crop_size, cfg.dataroot,
+                       f"{source.name}: {arch}, ngf {n.ngf}, {cfg.training.crop_size} px")
+        if not source.is_file():
+            raise UserError(f"no run folder or checkpoint at {source}")
+        which = "G_B" if "G_B" in source.name else "G_A"
+        nets = {which: checkpoints.load_generator(source)[0]}
+        sibling = _sibling_pth(source, which)
+        if sibling != source and sibling.is_file():
+            nets[next(k for k in GENERATORS if k != which)] = checkpoints.load_generator(sibling)[0]
+        size, dataroot = DEFAULT_PTH_SIZE, ""
+        if (source.parent / checkpoints.CONFIG_FILE).is_file():
+            cfg = checkpoints.load_config(source.parent)
+            size, dataroot = cfg.training.crop_size, cfg.dataroot
+        return cls(source, nets, size, dataroot, f"{source.name}: {size} px")
+
+    # --- per generator ---------------------------------------------------------------------------
+    def other(self, which: str) -> str | None:
+        other = "G_B" if which == "G_A" else "G_A"
+        return other if other in self.graphs else None
+
+    def input_sources(self, which: str) -> tuple[list[Path], str]:
+        """Images of the generator's input domain: the run's test split, else the bundled samples."""
+        from data.unaligned import domain_folder, list_images
+
+        domain = GENERATORS[which][0]
+        if self.dataroot:
+            for split in ("test", "train"):
+                try:
+                    folder = domain_folder(self.dataroot, split, domain)
+                except UserError:
+                    continue
+                files = list_images(folder)
+                if files:
+                    return files, f"{folder}"
+        samples = locations.SAMPLES_DIR / domain
+        files = locations.sample_images() if not samples.is_dir() else sorted(
+            p for p in samples.iterdir() if p.is_file())
+        return files, "bundled samples"
+
+    def set_input(self, which: str, image: np.ndarray) -> None:
+        """Any uint8 image: converted to the generator's channels and resized to its input size."""
+        from app.widgets.input_browser import as_channels
+
+        graph = self.graphs[which]
+        c, h, w = graph.input_shape
+        image = as_channels(np.asarray(image), c)
+        if image.shape[:2] != (h, w):
+            interp = cv2.INTER_AREA if image.shape[0] > h else cv2.INTER_NEAREST
+            image = cv2.resize(image, (w, h), interpolation=interp)
+        self.inputs[which] = np.ascontiguousarray(image)
+        self.probes[which].set_input(self.inputs[which])
+
+    def has_input(self, which: str) -> bool:
+        return which in self.inputs
+
+    def view(self, which: str) -> EditView:
+        from visualization.render import image_rgb, render_map
+
+        probe = self.probes[which]
+        other = self.other(which)
+        if other is not None:
+            cv = probe.cycle(self.graphs[other])
+            after, before, recon = cv.output, cv.unedited_output, image_rgb(cv.reconstruction)
+            cycle, unedited_cycle = cv.cycle_loss, cv.unedited_cycle_loss
+        else:
+            after, before, recon, cycle, unedited_cycle = probe.output(), probe.unedited_output(), None, None, None
+        change = (after - before).abs().mean(dim=1)  # (1, H, W)
+        top = float(change.max())
+        difference = render_map(change, 0, colormap="magma", value_range=(0.0, max(top, 1e-6)))
+        return EditView(image_rgb(probe.input), image_rgb(before), image_rgb(after), difference, recon,
+                        float(change.mean()), top, cycle, unedited_cycle)
+
+    def grid(self, which: str, layer: int, colormap: str = "viridis", normalize: str = "map",
+             sort_by_energy: bool = False):
+        from visualization.render import tile_grid
+
+        response = self.probes[which].response(layer)
+        return tile_grid(response, colormap=colormap, normalize=normalize, sort_by_energy=sort_by_energy,
+                         scale=_tile_scale(response.shape[-1]))
+
+    def feature_map(self, which: str, layer: int, channel: int, colormap: str = "viridis") -> np.ndarray:
+        from visualization.render import render_map
+
+        return render_map(self.probes[which].response(layer), channel, colormap=colormap)
+
+    def marks(self, which: str, layer: int) -> dict[int, float | None]:
+        """Per edited filter of a layer: its gain, or None when the gain varies over the map (a region)."""
+        gain = self.masks[which].tensor(layer)
+        if gain is None:
+            return {}
+        flat = gain.flatten(1)
+        lo, hi = flat.min(dim=1).values, flat.max(dim=1).values
+        out = {}
+        for c in range(flat.shape[0]):
+            if float(lo[c]) != float(hi[c]):
+                out[c] = None
+            elif float(lo[c]) != 1.0:
+                out[c] = float(lo[c])
+        return out
+
+
+def _tile_scale(width: int) -> int:
+    """Small maps are magnified in whole pixels so the grid stays crisp (the viewer zooms with nearest)."""
+    return max(1, 32 // max(width, 1))

@@ -1,0 +1,113 @@
+"""The Train tab's model and training form: a preset and the hyper-parameters a user changes most."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from PyQt5.QtWidgets import QComboBox, QDoubleSpinBox, QFormLayout, QGroupBox, QSpinBox
+
+from models.config import PRESETS, RunConfig, preset_config, validate
+from models.errors import UserError
+
+
+def dataset_summary(folder: str | Path) -> str:
+    """Image counts per domain and split; UserError when the folder cannot be trained on."""
+    from data.unaligned import domain_folder, list_images
+
+    counts = []
+    for split in ("train", "test"):
+        for domain in ("A", "B"):
+            try:
+                path = domain_folder(folder, split, domain)
+            except UserError:
+                if split == "train":
+                    raise
+                continue
+            n = len(list_images(path))
+            if split == "train" and n == 0:
+                raise UserError(f"{path} holds no images")
+            counts.append(f"{path.name} {n}")
+    return " · ".join(counts)
+
+
+def _spin(low, high, tip: str, decimals: int = 0, step: float = 1.0):
+    box = QSpinBox() if decimals == 0 else QDoubleSpinBox()
+    if decimals:
+        box.setDecimals(decimals)
+    box.setRange(low, high)
+    box.setSingleStep(step if decimals else int(step))
+    box.setToolTip(tip)
+    return box
+
+
+class TrainingForm(QGroupBox):
+    """Preset, epochs, decay epochs, batch size, learning rate, lambda cycle and identity, image size,
+    ngf, depth, device. `config(dataroot)` applies them to the preset and validates the result."""
+
+    def __init__(self, parent=None):
+        super().__init__("Model and training", parent)
+        self.preset = QComboBox()
+        self.preset.addItems(list(PRESETS))
+        self.preset.setToolTip("Architecture and training defaults; the fields below override them")
+        self.preset.activated.connect(lambda _: self.load_preset(self.preset.currentText()))
+        self.epochs = _spin(0, 100000, "Epochs at the initial learning rate")
+        self.epochs_decay = _spin(0, 100000, "Epochs of linear learning-rate decay to zero")
+        self.batch_size = _spin(1, 1024, "Images per step")
+        self.lr = _spin(0.000001, 1.0, "Generator learning rate (Adam)", decimals=6, step=0.0001)
+        self.lambda_cycle = _spin(0, 1000, "Weight of both cycle-consistency losses", decimals=2, step=1.0)
+        self.lambda_identity = _spin(0, 100, "Identity loss weight, relative to lambda cycle", decimals=2, step=0.1)
+        self.image_size = _spin(8, 1024, "Training image size (images are resized to it)")
+        self.ngf = _spin(1, 512, "Generator filters in the first layer")
+        self.depth = _spin(3, 8, "U-Net downsamplings (the bottleneck is this deep)")
+        self.device = QComboBox()
+        self.device.addItems(["auto", "cpu", "cuda"])
+        form = QFormLayout(self)
+        form.addRow("Preset", self.preset)
+        for label, w in (("Epochs", self.epochs), ("Decay epochs", self.epochs_decay),
+                         ("Batch size", self.batch_size), ("Learning rate", self.lr),
+                         ("Lambda cycle", self.lambda_cycle), ("Lambda identity", self.lambda_identity),
+                         ("Image size", self.image_size), ("ngf", self.ngf), ("Depth (U-Net)", self.depth),
+                         ("Device", self.device)):
+            form.addRow(label, w)
+
+    def load_preset(self, name: str) -> None:
+        cfg = preset_config(name)
+        self.preset.setCurrentText(name)
+        self.set_config(cfg)
+        self.device.setCurrentText(cfg.training.device)
+
+    def set_config(self, cfg: RunConfig) -> None:
+        """Show a configuration (a preset's, or a saved run's)."""
+        if cfg.preset in PRESETS:
+            self.preset.setCurrentText(cfg.preset)
+        n, t = cfg.network, cfg.training
+        self.epochs.setValue(t.n_epochs)
+        self.epochs_decay.setValue(t.n_epochs_decay)
+        self.batch_size.setValue(t.batch_size)
+        self.lr.setValue(t.lr)
+        self.lambda_cycle.setValue(t.lambda_A)
+        self.lambda_identity.setValue(t.lambda_identity)
+        self.image_size.setValue(t.crop_size)
+        self.ngf.setValue(n.ngf)
+        self.depth.setValue(n.num_downs)
+        self.depth.setEnabled(n.generator == "unet")
+
+    def config(self, dataroot: str) -> RunConfig:
+        """The preset with the form's values applied; UserError naming a setting that cannot work."""
+        cfg = preset_config(self.preset.currentText())
+        cfg.dataroot = dataroot
+        n, t = cfg.network, cfg.training
+        n.ngf, n.num_downs = self.ngf.value(), self.depth.value()
+        t.n_epochs, t.n_epochs_decay = self.epochs.value(), self.epochs_decay.value()
+        t.batch_size, t.lr = self.batch_size.value(), self.lr.value()
+        t.lambda_A = t.lambda_B = self.lambda_cycle.value()
+        t.lambda_identity = self.lambda_identity.value()
+        t.load_size = t.crop_size = self.image_size.value()
+        t.device = self.device.currentText()
+        validate(cfg)
+        return cfg
+
+    def set_editable(self, on: bool) -> None:
+        for w in (self.preset, self.epochs, self.epochs_decay, self.batch_size, self.lr, self.lambda_cycle,
+                  self.lambda_identity, self.image_size, self.ngf, self.device):
+            w.setEnabled(on)
+        self.depth.setEnabled(on and preset_config(self.preset.currentText()).network.generator == "unet")

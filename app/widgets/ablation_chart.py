@@ -1,0 +1,60 @@
+"""The ablation scan as a ranked bar chart: one bar per filter (largest effect first); click selects it."""
+from __future__ import annotations
+
+import seaborn as sns
+from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
+from matplotlib.figure import Figure
+from PyQt5.QtCore import pyqtSignal
+from PyQt5.QtWidgets import QSizePolicy
+
+MAX_BARS = 16
+
+
+class AblationChart(FigureCanvasQTAgg):
+    """`bar_clicked(filter_index)` when a bar is clicked."""
+
+    bar_clicked = pyqtSignal(int)
+
+    def __init__(self, parent=None):
+        with sns.axes_style("whitegrid"), sns.plotting_context("notebook", font_scale=0.7):
+            self.figure = Figure(figsize=(4, 2.4), dpi=100, layout="constrained")  # drawn only after a scan
+            super().__init__(self.figure)
+            self.ax = self.figure.add_subplot()
+        self.setParent(parent)
+        self.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Expanding)
+        self.setMinimumHeight(120)
+        self._filters: list[int] = []
+        self._bars = []
+        self.mpl_connect("pick_event", self._on_pick)
+        self.show_ranking([], [], "")
+
+    def show_ranking(self, filters: list[int], effects: list[float], title: str, selected: int | None = None) -> None:
+        """Bars for the first MAX_BARS filters of a ranking (already sorted, largest effect first)."""
+        self._filters = list(filters[:MAX_BARS])
+        values = list(effects[:MAX_BARS])
+        with sns.axes_style("whitegrid"), sns.plotting_context("notebook", font_scale=0.7):
+            self.ax.clear()
+            if not self._filters:
+                self.ax.text(0.5, 0.5, "Scan a layer to rank its filters\nby their effect on the output",
+                             ha="center", va="center", transform=self.ax.transAxes, color="0.4")
+                self.ax.set_axis_off()
+            else:
+                self.ax.set_axis_on()
+                palette = sns.color_palette("crest_r", len(values))
+                colors = [(0.95, 0.6, 0.1) if f == selected else c for f, c in zip(self._filters, palette)]
+                positions = list(range(len(values)))
+                self._bars = list(self.ax.bar(positions, values, color=colors, picker=True))
+                self.ax.set_xticks(positions, [str(f) for f in self._filters])
+                self.ax.set_xlabel("filter (strongest first)")
+                self.ax.set_ylabel("mean |output change|")
+                self.ax.ticklabel_format(axis="y", style="sci", scilimits=(-2, 3))
+                self.ax.set_title(title, fontsize="medium")
+        self.draw_idle()
+
+    def _on_pick(self, event) -> None:
+        if event.artist in self._bars:
+            self.bar_clicked.emit(self._filters[self._bars.index(event.artist)])
+
+    def click_bar(self, rank: int) -> None:
+        """Select the bar of the given rank (what a mouse click on it does)."""
+        self.bar_clicked.emit(self._filters[rank])

@@ -1,0 +1,163 @@
+"""Render each tab of the workbench under a real X server to docs/screenshots/{train,test,dataset}.png.
+
+    python scripts/screenshots.py [--out docs/screenshots] [--size 1280x800] [--model RUN_DIR]
+
+Without $DISPLAY it starts its own Xvfb (apt-get install xvfb). Everything it writes besides the PNGs
+(a small dataset, a short training run) goes to a temporary folder. The Test tab shows --model, else
+the bundled default model (resources/default_model), else a model this script trains for a minute.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def start_xvfb(size: str) -> tuple[subprocess.Popen, str]:
+    """Xvfb on a free display (it picks the number and writes it to a pipe)."""
+    if shutil.which("Xvfb") is None:
+        sys.exit("no $DISPLAY and no Xvfb: install it (apt-get install xvfb) or run under an X server")
+    read, write = os.pipe()
+    proc = subprocess.Popen(["Xvfb", "-displayfd", str(write), "-screen", "0", f"{size}x24", "-nolisten", "tcp"],
+                            pass_fds=(write,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    os.close(write)
+    with os.fdopen(read) as pipe:
+        number = pipe.readline().strip()
+    if not number or proc.poll() is not None:
+        proc.kill()
+        sys.exit("Xvfb did not start")
+    return proc, f":{number}"
+
+
+def wait(app, seconds: float, until=lambda: False) -> None:
+    end = time.monotonic() + seconds
+    while time.monotonic() < end and not until():
+        app.processEvents()
+        time.sleep(0.01)
+
+
+def train_quick_model(dataset: Path, run_dir: Path) -> Path:
+    """A small U-Net trained long enough to colourize most shapes (about a minute on two cores)."""
+    from models.config import preset_config
+    from models.training import Trainer
+
+    cfg = preset_config("toy")
+    cfg.dataroot = str(dataset)
+    cfg.network.num_downs, cfg.network.ngf, cfg.network.ndf = 4, 8, 8
+    t = cfg.training
+    t.load_size = t.crop_size = 64
+    t.n_epochs, t.n_epochs_decay, t.batch_size, t.val_images, t.cycle_noise = 12, 4, 4, 16, 0.2
+    for report in Trainer(cfg, run_dir).run():
+        if report.epoch_summary:
+            print(f"  screenshot model: epoch {report.epoch_summary.epoch}, accuracy "
+                  f"{report.epoch_summary.accuracy}", flush=True)
+    return run_dir
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", default=str(ROOT / "docs" / "screenshots"))
+    parser.add_argument("--size", default="1280x800")
+    parser.add_argument("--model", help="run folder for the Test tab")
+    args = parser.parse_args()
+    if not os.environ.get("DISPLAY"):
+        # The X server outlives this process only if we let it: run the rendering as a child and stop
+        # the server whatever happens to the child (a Qt abort skips Python's clean-up).
+        xvfb, display = start_xvfb(args.size)
+        try:
+            return subprocess.call([sys.executable, __file__, *sys.argv[1:]], env={**os.environ, "DISPLAY": display})
+        finally:
+            xvfb.terminate()
+            xvfb.wait(10)
+    width, height = (int(v) for v in args.size.split("x"))
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="workbench-shots-"))
+    os.environ["CYCLEGAN_WORKBENCH_DATA"] = str(work / "data")
+    os.environ["QT_QPA_PLATFORM"] = "xcb"
+    try:
+        return render(out, width, height, work, args.model)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def render(out: Path, width: int, height: int, work: Path, model: str | None) -> int:
+    from PyQt5.QtCore import QSettings
+    from PyQt5.QtWidgets import QApplication
+
+    from app import locations
+    from app.main_window import APP_NAME, MainWindow
+    from data.shapes import ShapeDatasetParams, generate_dataset
+
+    app = QApplication([sys.argv[0]])
+    app.setApplicationName(APP_NAME)
+    dataset = generate_dataset(ShapeDatasetParams(size=64, train_per_class=40, test_per_class=12, seed=3),
+                               work / "shapes")
+    if model is None and locations.has_default_model():
+        model = str(locations.DEFAULT_MODEL_DIR)
+    if model is None:
+        print("training a small model for the Test tab…", flush=True)
+        model = str(train_quick_model(dataset, work / "runs" / "screenshot"))
+
+    window = MainWindow(QSettings(str(work / "settings.ini"), QSettings.IniFormat))
+    window.resize(width, height)
+    window.show()
+    wait(app, 1.0)
+
+    # Dataset tab: the default parameters and their preview.
+    window.tabs.setCurrentWidget(window.dataset_tab)
+    window.dataset_tab.output.set_text(str(work / "data" / "datasets" / "my-shapes"))
+    wait(app, 1.0)
+    window.grab().save(str(out / "dataset.png"))
+
+    # Train tab: a run in progress, with live views, the bottleneck responses and loss curves.
+    train = window.train_tab
+    window.tabs.setCurrentWidget(train)
+    train.set_dataset(str(dataset))
+    train.form.epochs.setValue(30)
+    train.form.epochs_decay.setValue(10)
+    train.rate.setValue(4)
+    train.set_run_dir(str(work / "runs" / "live"))
+    train.start()
+    wait(app, 60, until=lambda: train._worker is not None and train._layers.get("G_A"))
+    bottleneck = next(i for i, label in enumerate(train._layers["G_A"]) if "bottleneck" in label)
+    train.response_layer.setCurrentIndex(bottleneck)
+    wait(app, 240, until=lambda: len(train.loss_plot.history.val_steps) >= 3)
+    wait(app, 2.0)
+    window.grab().save(str(out / "train.png"))
+    train.stop()
+    wait(app, 60, until=lambda: not train.busy)
+
+    # Test tab: the colourizing generator, an ablation scan of its bottleneck, the top filter nullified.
+    window.tabs.setCurrentWidget(window.test_tab)
+    test = window.test_tab
+    if not test.open_model(model):
+        return 1
+    wait(app, 1.0)
+    test.inputs.thumbnails.setCurrentRow(min(3, test.inputs.thumbnails.count() - 1))
+    test.scan_layer()
+    wait(app, 60, until=lambda: not test.busy)
+    result = test.ablation_result
+    if result is not None:
+        top = result.effects[0].filter
+        test.model.masks[test.which].set_filter(test.layer, top, 0.0)
+        test.chart.bar_clicked.emit(top)
+    wait(app, 1.0)
+    window.grab().save(str(out / "test.png"))
+    window.close()
+    wait(app, 0.5)
+    for name in ("dataset", "train", "test"):
+        print(out / f"{name}.png")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,198 @@
+"""Train tab (pytest-qt, offscreen): live updates, pause/resume, stop + checkpoint, resume, errors, jitter."""
+from __future__ import annotations
+
+import math
+import time
+
+import pytest
+import torch
+from PyQt5.QtCore import Qt
+
+from models import checkpoints
+from tests.conftest import tiny_config
+
+pytest.importorskip("pytestqt")
+
+
+@pytest.fixture
+def train_tab(qtbot, workbench_home):
+    from app.tabs.train_tab import TrainTab
+
+    tab = TrainTab()
+    qtbot.addWidget(tab)
+    tab.resize(1100, 700)
+    tab.show()
+    yield tab
+    if tab.busy:  # a failing test must not leave training running
+        tab.stop()
+        qtbot.waitUntil(lambda: not tab.busy, timeout=20000)
+
+
+def set_tiny(tab, dataset, epochs=1, decay=1):
+    """The form set to a tiny configuration (U-Net depth 3, ngf 4, 32 px, batch 4)."""
+    cfg = tiny_config(dataset)
+    tab.set_dataset(str(dataset))
+    tab.form.preset.setCurrentText("toy")
+    tab.form.epochs.setValue(epochs)
+    tab.form.epochs_decay.setValue(decay)
+    tab.form.batch_size.setValue(2)  # 6 steps per epoch: fewer epoch ends (validation, checkpoint)
+    tab.form.image_size.setValue(32)
+    tab.form.ngf.setValue(4)
+    tab.form.depth.setValue(3)
+    tab.rate.setValue(20.0)
+
+
+def test_the_form_builds_the_configuration_the_trainer_gets(train_tab, toy_dataset):
+    set_tiny(train_tab, toy_dataset)
+    train_tab.form.lambda_cycle.setValue(7.5)
+    cfg = train_tab.config()
+    assert (cfg.network.num_downs, cfg.network.ngf) == (3, 4)
+    assert (cfg.training.load_size, cfg.training.crop_size) == (32, 32)
+    assert cfg.training.lambda_A == cfg.training.lambda_B == 7.5
+    assert cfg.dataroot == str(toy_dataset)
+    assert "trainA 12" in train_tab.dataset_info.text() and "testB 6" in train_tab.dataset_info.text()
+
+
+def test_train_live_updates_pause_resume_stop_and_resume_from_the_checkpoint(qtbot, train_tab, toy_dataset, tmp_path):
+    set_tiny(train_tab, toy_dataset, epochs=30, decay=0)
+    run_dir = tmp_path / "run"
+    train_tab.set_run_dir(str(run_dir))
+    reports = []
+    qtbot.mouseClick(train_tab.start_button, Qt.LeftButton)
+    worker = train_tab._worker
+    assert worker is not None and train_tab.busy
+    worker.signals.progressed.connect(reports.append)
+    # At least three live updates of the six views, drawn in the window.
+    qtbot.waitUntil(lambda: train_tab.visuals_drawn >= 3, timeout=30000)
+    shown = train_tab.views["fake_B"].viewer.image()
+    assert shown is not None and shown.shape[:2] == (32, 32)
+    assert train_tab.views["real_A"].viewer.image().shape == (32, 32, 3)
+    assert train_tab.loss_plot.history.steps and all(math.isfinite(v) for v in train_tab.loss_plot.history.values["cycle_A"])
+
+    # Pause: no step reported for a while; Resume: steps again.
+    qtbot.mouseClick(train_tab.pause_button, Qt.LeftButton)
+    assert worker.paused and train_tab.resume_button.isEnabled() and not train_tab.pause_button.isEnabled()
+    qtbot.wait(300)  # the step in flight may still report
+    n = len(reports)
+    qtbot.wait(500)
+    assert len(reports) == n, "training went on while paused"
+    qtbot.mouseClick(train_tab.resume_button, Qt.LeftButton)
+    qtbot.waitUntil(lambda: len(reports) > n + 2, timeout=20000)
+
+    # Stop: the worker ends and leaves a resumable checkpoint.
+    with qtbot.waitSignal(worker.signals.finished, timeout=20000) as finished:
+        qtbot.mouseClick(train_tab.stop_button, Qt.LeftButton)
+    outcome = finished.args[0]
+    assert outcome is not None and not outcome.completed
+    assert not train_tab.busy
+    state = torch.load(run_dir / checkpoints.STATE_FILE, weights_only=True)
+    stopped_at = (state["epoch"], state["iteration"])
+    assert stopped_at == (outcome.epoch, outcome.iteration) and stopped_at != (0, 0)
+    assert (run_dir / "latest_net_G_A.pth").is_file() and (run_dir / checkpoints.CONFIG_FILE).is_file()
+    assert "checkpoint saved" in train_tab.progress_label.text()
+    assert train_tab.resume_button.isEnabled() and train_tab.open_test_button.isEnabled()
+
+    # Resume from the checkpoint continues at the saved position.
+    qtbot.mouseClick(train_tab.resume_button, Qt.LeftButton)
+    resumed = train_tab._worker
+    first = []
+    resumed.signals.progressed.connect(first.append)
+    qtbot.waitUntil(lambda: len(first) >= 1, timeout=20000)
+    per_epoch = first[0].iterations_per_epoch
+    assert first[0].global_step == stopped_at[0] * per_epoch + stopped_at[1] + 1
+    with qtbot.waitSignal(resumed.signals.finished, timeout=20000):
+        train_tab.stop()
+
+
+def test_a_bad_dataset_shows_a_dialog_and_leaves_the_tab_usable(qtbot, train_tab, tmp_path):
+    from PyQt5.QtWidgets import QMessageBox
+
+    empty = tmp_path / "empty"
+    (empty / "trainA").mkdir(parents=True)
+    (empty / "trainB").mkdir()
+    train_tab.set_dataset(str(empty))
+    assert "no images" in train_tab.dataset_info.text()
+    qtbot.mouseClick(train_tab.start_button, Qt.LeftButton)
+    boxes = [b for b in train_tab.findChildren(QMessageBox) if b.isVisible()]
+    assert boxes and "no images" in boxes[0].text()
+    assert not train_tab.busy and train_tab.start_button.isEnabled()
+    boxes[0].close()
+
+
+def test_a_diverging_run_reports_the_error_in_a_dialog(qtbot, train_tab, toy_dataset, tmp_path):
+    from PyQt5.QtWidgets import QMessageBox
+
+    set_tiny(train_tab, toy_dataset, epochs=3)
+    train_tab.form.lr.setValue(1.0)
+    train_tab.form.lambda_cycle.setValue(1000)
+    train_tab.set_run_dir(str(tmp_path / "nan"))
+    cfg = train_tab.config()
+    assert cfg.training.lr == 1.0
+    # A learning rate of 1 with lambda 1000 diverges at once for LSGAN on this tiny model; if it
+    # happens not to, a NaN is planted in the weights through the worker's own trainer.
+    train_tab.start()
+    worker = train_tab._worker
+    qtbot.waitUntil(lambda: worker._trainer is not None, timeout=20000)
+    with torch.no_grad():
+        for p in worker._trainer.model.G_A.parameters():
+            p.fill_(float("nan"))
+            break
+    with qtbot.waitSignal(worker.signals.failed, timeout=20000) as failed:
+        pass
+    assert "diverged" in failed.args[0]
+    qtbot.waitUntil(lambda: not train_tab.busy, timeout=10000)
+    boxes = [b for b in train_tab.findChildren(QMessageBox) if b.isVisible()]
+    assert boxes and "diverged" in boxes[0].text()
+    assert train_tab.start_button.isEnabled()
+    boxes[0].close()
+
+
+def heartbeat(qtbot, done, timeout_ms=30000):
+    """Run a 20 ms QTimer until `done()`; per gap between beats: wall time and the GUI thread's CPU time."""
+    from PyQt5.QtCore import QTimer
+
+    beats = []
+    timer = QTimer()
+    timer.setInterval(20)
+    timer.timeout.connect(lambda: beats.append((time.perf_counter(), time.thread_time())))
+    timer.start()
+    try:
+        qtbot.waitUntil(done, timeout=timeout_ms)
+    finally:
+        timer.stop()
+    wall = [b[0] - a[0] for a, b in zip(beats, beats[1:])]
+    busy = [b[1] - a[1] for a, b in zip(beats, beats[1:])]
+    return max(wall), max(busy)
+
+
+def test_the_gui_thread_heartbeat_never_stalls_over_100_ms_while_training(qtbot, train_tab, toy_dataset, tmp_path):
+    """A 20 ms QTimer keeps firing while a tiny run trains with live views at 20 per second.
+
+    Measured over at least 6 training steps, 3 live views and 2 loss-plot images. On a shared, loaded
+    machine the OS alone can hold a process back, so up to three measurements are taken and the best
+    must have no gap over 100 ms; in every one the GUI thread itself must never have been busy 100 ms
+    between two beats (its CPU time, which time spent preempted does not count).
+    """
+    set_tiny(train_tab, toy_dataset, epochs=100, decay=0)
+    train_tab.set_run_dir(str(tmp_path / "run"))
+    train_tab.start()
+    worker = train_tab._worker
+    steps, plots = [], []
+    worker.signals.progressed.connect(steps.append)
+    worker.signals.plotted.connect(plots.append)
+    # Past start-up and the first epoch end (first-call kernel set-up, validation, checkpoint).
+    qtbot.waitUntil(lambda: len(steps) > steps[0].iterations_per_epoch + 1 if steps else False, timeout=60000)
+    results = []
+    for _ in range(3):
+        s0, v0, p0 = len(steps), train_tab.visuals_drawn, len(plots)
+        gap, busy = heartbeat(qtbot, lambda: (len(steps) - s0 >= 6 and train_tab.visuals_drawn - v0 >= 3
+                                              and len(plots) - p0 >= 2))
+        results.append((gap, busy))
+        assert busy < 0.100, f"the GUI thread was busy {busy * 1000:.0f} ms without a break"
+        if gap < 0.100:
+            break
+    with qtbot.waitSignal(worker.signals.finished, timeout=20000):
+        train_tab.stop()
+    report = ", ".join(f"max gap {g * 1000:.0f} ms (GUI thread busy at most {b * 1000:.0f} ms)" for g, b in results)
+    print(report)
+    assert min(g for g, _ in results) < 0.100, f"GUI thread blocked: {report}"
