@@ -20,3 +20,23 @@ def show_error(parent: QWidget, title: str, text: str) -> QMessageBox:
 
 def show_warning(parent: QWidget, title: str, text: str) -> QMessageBox:
     return show_message(parent, title, text, QMessageBox.Warning)
+
+
+def install_excepthook(parent: QWidget) -> None:
+    """Show unexpected errors in a dialog instead of letting PyQt abort the process.
+
+    PyQt calls qFatal() (abort) on an exception escaping a slot unless sys.excepthook was replaced;
+    the window stays usable and the traceback goes to the terminal.
+    """
+    import sys
+    import traceback
+
+    def hook(exc_type, exc, tb):
+        traceback.print_exception(exc_type, exc, tb)
+        if issubclass(exc_type, KeyboardInterrupt):
+            return
+        show_error(parent, "Unexpected error",
+                   f"{exc_type.__name__}: {exc}\n\nThe window is still usable; the details were printed to the "
+                   "terminal. Please report them.")
+
+    sys.excepthook = hook

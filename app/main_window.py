@@ -13,7 +13,7 @@ from PyQt5.QtWidgets import (QAction, QApplication, QDialog, QDialogButtonBox, Q
                              QTabWidget, QTextBrowser, QVBoxLayout)
 
 from app import locations
-from app.dialogs import show_error, show_message
+from app.dialogs import install_excepthook, show_error, show_message
 from app.tabs.dataset_tab import DatasetTab
 from app.tabs.test_tab import TestTab
 from app.tabs.train_tab import TrainTab
@@ -303,6 +303,7 @@ def launch(argv: list[str] | None = None) -> int:
     app.setApplicationName(APP_NAME)
     app.setOrganizationName(ORGANIZATION)
     window = MainWindow()
+    install_excepthook(window)
     window.show()
     window.test_tab.open_default()
     return app.exec_()

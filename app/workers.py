@@ -226,9 +226,8 @@ class TrainingWorker(Worker):
         history = LossHistory.from_epochs(trainer.history, per_epoch)
         figure = LossFigure()
         last_visuals = last_plot = -float("inf")
-        stepped = False
+        # A stop request (also one made before the first step) ends run() after it saved the state.
         for report in trainer.run():
-            stepped = True
             self.signals.progressed.emit(report)
             history.add_report(report)
             now = time.monotonic()
@@ -239,8 +238,6 @@ class TrainingWorker(Worker):
             if size is not None and (report.epoch_summary is not None or now - last_plot >= self.plot_interval):
                 last_plot = now
                 self.signals.plotted.emit(figure.render(history, *size))
-        if not stepped and self.aborted:
-            trainer.save(reason="stop")  # stopped before the first step: still leave a resumable run
         return TrainingOutcome(trainer.run_dir, trainer.finished, trainer.epoch, trainer.iteration,
                                trainer.run_dir / checkpoints.STATE_FILE)
 

@@ -128,8 +128,8 @@ def render(out: Path, width: int, height: int, work: Path, model: str | None) ->
     train.set_run_dir(str(work / "runs" / "live"))
     train.start()
     wait(app, 60, until=lambda: train._worker is not None and train._layers.get("G_A"))
-    bottleneck = next(i for i, label in enumerate(train._layers["G_A"]) if "bottleneck" in label)
-    train.response_layer.setCurrentIndex(bottleneck)
+    first = next(i for i, label in enumerate(train._layers["G_A"]) if "down 1: leaky relu" in label)
+    train.response_layer.setCurrentIndex(first)  # 16 maps at half resolution: shapes are recognisable
     wait(app, 240, until=lambda: len(train.loss_plot.history.val_steps) >= 3)
     wait(app, 2.0)
     window.grab().save(str(out / "train.png"))
@@ -143,6 +143,10 @@ def render(out: Path, width: int, height: int, work: Path, model: str | None) ->
         return 1
     wait(app, 1.0)
     test.inputs.thumbnails.setCurrentRow(min(3, test.inputs.thumbnails.count() - 1))
+    graph = test.model.graphs[test.which]
+    layer = next((l for l in graph.layers if l.level == 2 and l.kind == "activation"), graph.layers[graph.bottleneck])
+    test.layers.select_layer(layer.index)  # a quarter-resolution activation: maps still show the shape
+    wait(app, 0.5)
     test.scan_layer()
     wait(app, 60, until=lambda: not test.busy)
     result = test.ablation_result

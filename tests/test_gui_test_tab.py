@@ -234,3 +234,22 @@ def test_painting_on_a_map_masks_the_painted_cells_of_every_map_when_asked(qtbot
     painted = gain[0] == 2.0
     assert painted[8, 4:12].all() and not painted[0].any()  # along the stroke, not the top row
     assert bool((gain == gain[0]).all())  # the same cells on every map
+
+
+def test_a_single_pth_opens_with_its_sibling_and_layer_gains_apply(qtbot, test_tab, tiny_run):
+    tab = test_tab
+    assert tab.open_model(str(tiny_run / "latest_net_G_A.pth"))
+    assert set(tab.model.graphs) == {"G_A", "G_B"}  # latest_net_G_B.pth beside it is the other generator
+    assert tab.model.size == 32  # from the run's config.json next to the weights
+    qtbot.waitUntil(lambda: tab.panels["reconstruction"].viewer.has_image(), timeout=5000)
+    tab.layers.select_layer(2)
+    qtbot.waitUntil(lambda: tab.layer == 2, timeout=2000)
+    tab.gain.setValue(1.5)
+    qtbot.mouseClick(tab.apply_layer, Qt.LeftButton)
+    assert tab.model.masks[tab.which].filter_gains(2) == [1.5] * tab.model.graphs[tab.which].layers[2].channels
+    tab.gain.setValue(0.25)
+    click_tile(qtbot, tab, 0)  # toggles map 0 to 0 and selects it
+    qtbot.mouseClick(tab.apply_map, Qt.LeftButton)  # then gives it the gain box's value
+    assert tab.model.masks[tab.which].filter_gains(2)[tab.filter] == 0.25
+    qtbot.mouseClick(tab.reset_layer_button, Qt.LeftButton)
+    assert tab.model.masks[tab.which].is_identity()

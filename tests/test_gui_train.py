@@ -196,3 +196,15 @@ def test_the_gui_thread_heartbeat_never_stalls_over_100_ms_while_training(qtbot,
     report = ", ".join(f"max gap {g * 1000:.0f} ms (GUI thread busy at most {b * 1000:.0f} ms)" for g, b in results)
     print(report)
     assert min(g for g, _ in results) < 0.100, f"GUI thread blocked: {report}"
+
+
+def test_stop_right_after_start_still_leaves_a_resumable_run(qtbot, train_tab, toy_dataset, tmp_path):
+    set_tiny(train_tab, toy_dataset)
+    run_dir = tmp_path / "early"
+    train_tab.set_run_dir(str(run_dir))
+    train_tab.start()
+    worker = train_tab._worker
+    with qtbot.waitSignal(worker.signals.finished, timeout=30000) as finished:
+        train_tab.stop()  # before the trainer has even loaded the dataset
+    assert finished.args[0] is not None and not finished.args[0].completed
+    assert (run_dir / checkpoints.STATE_FILE).is_file() and train_tab.resume_button.isEnabled()

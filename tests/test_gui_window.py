@@ -2,6 +2,7 @@
 closing during training, and the fixture that catches runnables left alive."""
 from __future__ import annotations
 
+import sys
 import threading
 
 import numpy as np
@@ -276,6 +277,7 @@ def test_launch_opens_the_window_on_the_default_model_or_the_open_prompt(qtbot, 
     import app.main_window as main_window
     from app import locations
 
+    monkeypatch.setattr(sys, "excepthook", sys.excepthook)  # launch() installs its own; restored afterwards
     monkeypatch.setattr(main_window, "QSettings",
                         lambda *a: QSettings(str(tmp_path / "user.ini"), QSettings.IniFormat))
     shown = []
@@ -287,6 +289,13 @@ def test_launch_opens_the_window_on_the_default_model_or_the_open_prompt(qtbot, 
     qtbot.addWidget(window)
     assert window.windowTitle() == "CycleGAN Workbench" and not window.windowIcon().isNull()
     assert (window.test_tab.model is not None) == locations.has_default_model()
+    # An unexpected error in a slot becomes a dialog (PyQt would otherwise abort the process).
+    sys.excepthook(ValueError, ValueError("surprise"), None)
+    from PyQt5.QtWidgets import QMessageBox
+
+    boxes = [b for b in window.findChildren(QMessageBox) if b.isVisible()]
+    assert boxes and "ValueError: surprise" in boxes[0].text()
+    boxes[0].close()
 
 
 def test_help_menu_shows_the_shortcuts_and_about(qtbot, window):

@@ -16,15 +16,6 @@ from visualization.masks import MaskSet
 from visualization.parser import load_and_parse
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    # Tiny networks gain nothing from a second thread, and on a busy machine every oneDNN call then
-    # waits on a thread barrier: one thread keeps this module fast and its timing steady.
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
 
 @pytest.fixture(scope="module")
 def run_dir(toy_dataset, tmp_path_factory):

@@ -13,15 +13,6 @@ from visualization.masks import MaskSet
 from visualization.parser import parse_generator
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    # Tiny networks gain nothing from a second thread, and on a busy machine every oneDNN call then
-    # waits on a thread barrier: one thread keeps this module fast and its timing steady.
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
 
 @pytest.fixture(scope="module")
 def graph():

@@ -12,15 +12,6 @@ from models.networks import ResnetGenerator, UnetGenerator, UnetSkipConnectionBl
 from visualization.parser import parse_generator
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    # Tiny networks gain nothing from a second thread, and on a busy machine every oneDNN call then
-    # waits on a thread barrier: one thread keeps this module fast and its timing steady.
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
 
 def expected_unet(depth: int, ngf: int, size: int, out_nc: int = 3):
     """(kind, shape) of every layer of our U-Net, written out from the architecture, plus the skip pairs."""

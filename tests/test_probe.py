@@ -12,15 +12,6 @@ from visualization.parser import parse_generator
 from visualization.probe import Probe, masked_generator
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    # Tiny networks gain nothing from a second thread, and on a busy machine every oneDNN call then
-    # waits on a thread barrier: one thread keeps this module fast and its timing steady.
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
 
 def make_net(depth=4, ngf=4, in_nc=1, out_nc=3, seed=0, norm="instance"):
     torch.manual_seed(seed)
@@ -325,12 +316,10 @@ def test_swapping_in_another_mask_set_recomputes_everything(net, x, tmp_path):
 
 
 def test_the_reference_layout_with_in_place_activations_keeps_its_cache_intact(x):
-    import functools
-
-    from tests.test_parser import RefUnetGenerator
+    from tests.test_parser import in_place_unet
 
     torch.manual_seed(4)
-    ref = RefUnetGenerator(1, 3, 5, 2, functools.partial(torch.nn.InstanceNorm2d)).eval()
+    ref = in_place_unet(1, 3, 5, 2).eval()
     graph = parse_generator(ref, 32)
     probe = Probe(graph)
     probe.set_input(x)

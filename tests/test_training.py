@@ -136,3 +136,21 @@ def test_training_state_holds_only_plain_data(toy_dataset, tmp_path):
     list(trainer.run())
     state = checkpoints.load_training_state(tmp_path / "run")  # weights_only=True load
     assert state["epoch"] == 2 and len(state["pools"]["A"]["images"]) == 4
+
+
+def test_cycle_noise_perturbs_only_the_reconstruction_input_and_only_in_training():
+    from models.config import preset_config
+
+    cfg = preset_config("toy")
+    cfg.network.num_downs, cfg.network.ngf, cfg.network.ndf = 3, 4, 4
+    cfg.network.input_nc, cfg.network.output_nc = 3, 1
+    cfg.training.cycle_noise = 0.5
+    model = CycleGAN(cfg)
+    a, b = torch.rand(2, 3, 32, 32) * 2 - 1, torch.rand(2, 1, 32, 32) * 2 - 1
+    one, two = model.translate(a, b), model.translate(a, b)
+    assert torch.equal(one["fake_B"], two["fake_B"]) and torch.equal(one["fake_A"], two["fake_A"])
+    assert not torch.equal(one["rec_A"], two["rec_A"]) and not torch.equal(one["rec_B"], two["rec_B"])
+    model.eval()
+    with torch.no_grad():
+        one, two = model.translate(a, b), model.translate(a, b)
+    assert torch.equal(one["rec_A"], two["rec_A"]) and torch.equal(one["rec_B"], two["rec_B"])

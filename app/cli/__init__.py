@@ -8,6 +8,7 @@ _COMMAND_MODULES = [
     "app.cli.dataset_commands",
     "app.cli.training_commands",
     "app.cli.inspect_commands",
+    "app.cli.reproduce_commands",
 ]
 
 

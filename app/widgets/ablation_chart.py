@@ -7,7 +7,7 @@ from matplotlib.figure import Figure
 from PyQt5.QtCore import pyqtSignal
 from PyQt5.QtWidgets import QSizePolicy
 
-MAX_BARS = 16
+MAX_BARS = 12
 
 
 class AblationChart(FigureCanvasQTAgg):
@@ -44,7 +44,8 @@ class AblationChart(FigureCanvasQTAgg):
                 colors = [(0.95, 0.6, 0.1) if f == selected else c for f, c in zip(self._filters, palette)]
                 positions = list(range(len(values)))
                 self._bars = list(self.ax.bar(positions, values, color=colors, picker=True))
-                self.ax.set_xticks(positions, [str(f) for f in self._filters])
+                labels = [str(f) for f in self._filters]
+                self.ax.set_xticks(positions, labels, rotation=90 if max(map(len, labels)) > 2 else 0)
                 self.ax.set_xlabel("filter (strongest first)")
                 self.ax.set_ylabel("mean |output change|")
                 self.ax.ticklabel_format(axis="y", style="sci", scilimits=(-2, 3))

@@ -1,0 +1,727 @@
+"""The reproduction pipeline behind `cyclegan-workbench reproduce`: datasets -> models -> experiments -> report.
+
+A budget (quick, full, or tiny for tests) says how large the datasets are and how long each model trains.
+The pipeline generates the toy datasets, trains every model with the workbench's one training loop
+(models.training.Trainer), runs the seven experiments of visualization.experiments and writes the report
+(visualization.report). It is resumable: every finished stage leaves its results in REPORT_DIR/stages/
+and a rerun of the same command skips it; an interrupted training resumes from its last saved state.
+
+REPORT_DIR layout
+    pipeline.json           budget and seed of this directory (a rerun with others is refused)
+    datasets/<name>/        default, large (3x the training images), shifted
+    runs/<model>/           Trainer run directories, plus progress.json: the loss-curve points and the
+                            training seconds used, in step with the Trainer's saved state
+    stages/<stage>.json     a finished stage's results and its wall time
+    figures/*.png  report.md  report.html  results.json
+
+Time caps: a budget may stop a model after a number of wall-clock training seconds (curve evaluations
+excluded) by the Trainer's own stop request, which saves its state; the model is then evaluated as it is.
+
+Public API
+----------
+Budget, BUDGETS ("quick", "full", "tiny"), budget_limits(budget) -> list[str]
+ModelSpec, ARCHITECTURES, TOY_MODELS
+Listener (stage_started / stage_progress / stage_finished; no-ops), PipelineCancelled
+Reproduction(out_dir, budget="quick", device="cpu", seed=0, listener=None, cancelled=None).run() -> dict
+reproduce(out_dir, **same) -> dict              the results (also in REPORT_DIR/results.json)
+"""
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import json
+import os
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+from models.errors import UserError
+from visualization import experiments as ex
+from visualization.report import write_figure, write_json, write_report
+
+FORMAT = "cyclegan-workbench reproduction"
+PAPER_TEST_IMAGES = 160
+
+
+# =================================================================================================
+# Budgets and models
+
+
+@dataclass(frozen=True)
+class Budget:
+    name: str
+    description: str
+    canvas: int = 256  # generated image size; models resize to their own input size
+    train_per_class: int = 100
+    large_train_per_class: int = 300
+    test_per_class: int = 80
+    arch_epochs: tuple[int, int] | None = None  # (n_epochs, n_epochs_decay); None: the preset's
+    arch_seconds: float | None = None  # wall-clock training cap per architecture model
+    toy_epochs: tuple[int, int] | None = None
+    toy_seconds: float | None = None
+    curve_val_images: int = 160  # validation subset of the test split for the loss curves
+    curve_points: int = 0  # extra curve points per time-capped model, evenly over its cap
+    probe_images: int = 160  # gray test images for experiments 2, 3 and 7
+    bg_levels: tuple[int, ...] = tuple(range(256))
+    bg_per_class: int = 20
+    aspects: tuple[float, ...] = ex.ASPECTS
+    per_aspect: int = 40
+    per_unseen_shape: int = 20
+    top_k: int = 8
+    shrink: tuple[tuple[str, int], ...] = ()  # network overrides (and "size") for smoke tests
+
+
+BUDGETS: dict[str, Budget] = {
+    "full": Budget(
+        "full",
+        "The original settings: 256 px images resized to 128 px (the default preset resizes to its own size), "
+        "batch 1 (25 where the experiment says so), the paper's epochs for the architecture models and the "
+        "default preset's own epochs for its models, a 160-image test set. Takes hours to days on a CPU; rerun "
+        "the same command to resume."),
+    "quick": Budget(
+        "quick",
+        "A smaller budget that runs the whole pipeline in about 15 minutes on an idle 2-core CPU. What it changes "
+        "from the original settings is listed below; its numbers are not those of the original settings, and the "
+        "architecture models in particular train for seconds instead of hours.",
+        test_per_class=20, arch_seconds=30.0, toy_seconds=180.0, curve_val_images=8, curve_points=3,
+        probe_images=40, bg_levels=tuple(range(0, 256, 16)) + (255,), bg_per_class=10, per_aspect=10,
+        per_unseen_shape=6, top_k=6),
+    "tiny": Budget(
+        "tiny",
+        "A smoke test of the pipeline (the test suite runs it): tiny networks, datasets and epochs. Its numbers "
+        "say nothing about the architectures or the experiments.",
+        canvas=32, train_per_class=4, large_train_per_class=6, test_per_class=2, arch_epochs=(1, 0),
+        toy_epochs=(1, 0), curve_val_images=4, probe_images=4, bg_levels=(0, 200, 255), bg_per_class=1,
+        aspects=(1.0, 6.0), per_aspect=2, per_unseen_shape=1, top_k=3,
+        shrink=(("ngf", 4), ("ndf", 4), ("num_downs", 3), ("size", 32))),
+}
+
+
+def budget_limits(budget: Budget) -> list[str]:
+    """How `budget` departs from the original settings, one sentence each, for the report."""
+    full = BUDGETS["full"]
+    out = []
+    if budget.shrink:
+        out.append("Every network shrunk for a smoke test (" + ", ".join(f"{k} {v}" for k, v in budget.shrink)
+                   + "): the architectures are not the paper's.")
+    if budget.canvas != full.canvas:
+        out.append(f"Images drawn at {budget.canvas} px instead of {full.canvas} px.")
+    if budget.arch_seconds or budget.arch_epochs:
+        out.append("Architecture models: " + _training_limit(budget.arch_epochs, budget.arch_seconds)
+                   + " instead of the paper's epochs (see the Models table).")
+    if budget.toy_seconds or budget.toy_epochs:
+        out.append("Default-preset models: " + _training_limit(budget.toy_epochs, budget.toy_seconds)
+                   + " instead of the preset's epochs.")
+    if budget.train_per_class != full.train_per_class or budget.large_train_per_class != full.large_train_per_class:
+        out.append(f"Training sets of {budget.train_per_class} and {budget.large_train_per_class} images per class "
+                   f"instead of {full.train_per_class} and {full.large_train_per_class}.")
+    if budget.test_per_class != full.test_per_class:
+        out.append(f"Test split of {2 * budget.test_per_class} images per domain instead of {PAPER_TEST_IMAGES}.")
+    if budget.curve_val_images < 2 * budget.test_per_class:
+        out.append(f"Validation curves on {budget.curve_val_images} test images"
+                   + (f", {budget.curve_points} points per time-capped model plus one at every epoch end"
+                      if budget.curve_points else "") + ".")
+    if budget.probe_images != full.probe_images:
+        out.append(f"Experiments 2, 3 and 7 on {budget.probe_images} test images.")
+    if budget.bg_levels != full.bg_levels:
+        levels = budget.bg_levels
+        shown = ", ".join(map(str, levels)) if len(levels) <= 5 else \
+            f"{', '.join(map(str, levels[:3]))}, ..., {levels[-1]}"
+        out.append(f"Experiment 5 on {len(levels)} background levels ({shown}) with {budget.bg_per_class} "
+                   f"figure(s) per class each, instead of every level 0-255 with {full.bg_per_class}.")
+    if (budget.per_aspect, budget.per_unseen_shape) != (full.per_aspect, full.per_unseen_shape):
+        out.append(f"Experiment 4 on {budget.per_aspect} rectangle(s) per aspect ratio and {budget.per_unseen_shape} "
+                   f"figure(s) per other shape, instead of {full.per_aspect} and {full.per_unseen_shape}.")
+    return out
+
+
+def _training_limit(epochs, seconds) -> str:
+    parts = []
+    if epochs:
+        parts.append(f"{epochs[0]} + {epochs[1]} epochs")
+    if seconds:
+        parts.append(f"at most {seconds:g} s of training each (wall clock)")
+    return ", ".join(parts)
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    label: str
+    preset: str | None  # None: the default preset, read from models.config when the model is configured
+    dataset: str  # "default", "large" or "shifted"
+    batch_size: int | None = None  # None: the preset's
+    role: str = "architecture"  # or "toy" (the default preset, the model of experiments 2-7)
+
+
+ARCHITECTURES = (
+    ModelSpec("unet_128", "U-Net 128 (7 downs, ngf 64)", "unet_128", "default", 1),
+    ModelSpec("unet_shallow", "U-Net shallow (3 downs, ngf 64)", "unet_shallow", "default", 1),
+    ModelSpec("unet_mini", "U-Net mini (7 downs, ngf 4)", "unet_mini", "default", 1),
+    ModelSpec("unet_128_b25", "U-Net 128, batch 25", "unet_128", "default", 25),
+    ModelSpec("unet_128_large", "U-Net 128, 3x data", "unet_128", "large", 1),
+    ModelSpec("unet_128_large_b25", "U-Net 128, 3x data, batch 25", "unet_128", "large", 25),
+)
+TOY_MODELS = (
+    ModelSpec("toy", "default preset, centred figures", None, "default", role="toy"),
+    ModelSpec("toy_shifted", "default preset, shifted figures", None, "shifted", role="toy"),
+)
+DATASET_PURPOSES = {"default": "training and testing", "large": "U-Net 128 on 3x data",
+                    "shifted": "experiment 6"}
+
+
+def model_config(spec: ModelSpec, budget: Budget, dataroot: Path, device: str, seed: int):
+    """The RunConfig of `spec` under `budget` (the default preset as models.config defines it now)."""
+    from models import config as mc
+
+    cfg = mc.preset_config(spec.preset or mc.DEFAULT_PRESET)
+    cfg.dataroot = str(dataroot)
+    n, t = cfg.network, cfg.training
+    if spec.batch_size:
+        t.batch_size = spec.batch_size
+    epochs = budget.toy_epochs if spec.role == "toy" else budget.arch_epochs
+    if epochs:
+        t.n_epochs, t.n_epochs_decay = epochs
+    t.seed, t.device = seed, device
+    t.val_images = 0  # the pipeline measures its own curves, on a class-balanced subset
+    t.save_epoch_freq = 0  # latest weights only: numbered copies of U-Net 128 cost 360 MB each
+    for key, value in budget.shrink:
+        if key == "size":
+            t.load_size = t.crop_size = value
+        else:
+            setattr(n, key, value)
+    mc.validate(cfg)
+    return cfg
+
+
+def _preset_summary(cfg) -> str:
+    n, t = cfg.network, cfg.training
+    text = (f"{n.generator} with {n.num_downs} downsamplings, ngf {n.ngf}, {t.crop_size} px, batch {t.batch_size}, "
+            f"lr {t.lr:g}, {t.n_epochs} + {t.n_epochs_decay} epochs")
+    if t.cycle_noise:
+        text += f", cycle noise {t.cycle_noise:g}"
+    return text
+
+
+# =================================================================================================
+# Progress
+
+
+class Listener:
+    """What the pipeline reports; the CLI prints it, a GUI would turn it into signals. No-ops here."""
+
+    def stage_started(self, index: int, total: int, name: str, title: str) -> None:
+        pass
+
+    def stage_progress(self, fraction: float, message: str) -> None:
+        pass
+
+    def stage_finished(self, name: str, seconds: float, reused: bool) -> None:
+        pass
+
+
+class PipelineCancelled(Exception):
+    """The cancel check returned True; finished stages and saved training states are kept."""
+
+
+# =================================================================================================
+# Test data
+
+
+@dataclass
+class TestData:
+    """(A, B) batches and the gray images' ScoringSet of a class-balanced selection of a test split."""
+
+    batches: list
+    scoring: object  # ablation.ScoringSet
+    count: int
+
+
+def load_test_data(dataroot: Path, size: int, count: int | None = None) -> TestData:
+    """`count` test scenes (all when None), the same number of each class, in both domains."""
+    from data.shapes import load_manifest
+    from data.unaligned import domain_folder, load_domain
+    from visualization.ablation import ScoringSet
+
+    manifest = load_manifest(dataroot)
+    rgb = manifest["domains"]["rgb"]
+    gray = manifest["domains"]["gray"]
+    by_class: dict[str, list[str]] = {}
+    for row in manifest["images"]:
+        if row["split"] == "test" and row["domain"] == gray:
+            by_class.setdefault(row["shape"], []).append(row["stem"])
+    per_class = None if count is None else max(1, count // max(len(by_class), 1))
+    stems = [s for members in by_class.values() for s in members[:per_class]]
+    if not stems:
+        raise UserError(f"the dataset {dataroot} has no test images")
+    channels = {rgb: 3, gray: 1}
+    domains = {d: load_domain(domain_folder(dataroot, "test", d), channels[d], size) for d in ("A", "B")}
+    index = {d: {p.stem: i for i, p in enumerate(domains[d].paths)} for d in domains}
+    picked = {d: torch.tensor([index[d][s] for s in stems]) for d in domains}
+    images = {d: domains[d].images[picked[d]].float().div(127.5).sub(1.0) for d in domains}
+    batches = [(images["A"][i:i + 16], images["B"][i:i + 16]) for i in range(0, len(stems), 16)]
+    gray_paths = [domains[gray].paths[index[gray][s]] for s in stems]
+    return TestData(batches, ScoringSet.from_files(dataroot, gray_paths, size), len(stems))
+
+
+# =================================================================================================
+# The pipeline
+
+
+class Reproduction:
+    def __init__(self, out_dir: str | Path, budget: str = "quick", device: str = "cpu", seed: int = 0,
+                 listener: Listener | None = None, cancelled: Callable[[], bool] | None = None):
+        from models.runtime import resolve_device
+
+        if budget not in BUDGETS:
+            raise UserError(f"unknown budget {budget!r}: choose {', '.join(BUDGETS)}")
+        if device not in ("cpu", "cuda"):
+            raise UserError(f"device must be cpu or cuda, got {device!r}")
+        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+            raise UserError(f"the seed must be a whole number >= 0, got {seed!r}")
+        self.device = resolve_device(device)  # UserError when CUDA is asked for and missing
+        self.out = Path(out_dir)
+        self.budget = BUDGETS[budget]
+        self.device_name, self.seed = device, seed
+        self.listener = listener or Listener()
+        self._cancelled = cancelled
+        self.timings: dict[str, dict] = {}
+        self._cache: dict = {}
+
+    # --- directory and stages --------------------------------------------------------------------
+    def _prepare_out_dir(self) -> None:
+        out = self.out
+        if out.exists() and not out.is_dir():
+            raise UserError(f"{out} exists and is not a folder")
+        marker = out / "pipeline.json"
+        settings = {"format": FORMAT, "budget": self.budget.name, "seed": self.seed,
+                    "budget_values": _plain(dataclasses.asdict(self.budget))}
+        if marker.is_file():
+            try:
+                saved = json.loads(marker.read_text(encoding="utf-8"))
+            except (OSError, json.JSONDecodeError) as exc:
+                raise UserError(f"cannot read {marker}: {exc}") from None
+            for key, what in (("budget", "budget"), ("seed", "seed")):
+                if saved.get(key) != settings[key]:
+                    raise UserError(f"{out} holds a reproduction with {what} {saved.get(key)!r}, not "
+                                    f"{settings[key]!r}: rerun with those settings to resume it, or choose a new "
+                                    "--out")
+            if saved.get("budget_values") != settings["budget_values"]:
+                raise UserError(f"the {self.budget.name} budget's settings changed since {out} was started; "
+                                "choose a new --out")
+            return
+        if out.is_dir() and any(out.iterdir()):
+            raise UserError(f"{out} is not empty and holds no reproduction (no pipeline.json): choose a new or "
+                            "empty folder")
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UserError(f"cannot create the report folder {out}: {exc.strerror or exc}") from None
+        write_json(marker, settings)  # UserError when the folder is not writable
+
+    def _check_cancel(self) -> None:
+        if self._cancelled is not None and self._cancelled():
+            raise PipelineCancelled("reproduction cancelled; rerun to continue where it stopped")
+
+    def _stage(self, index: int, total: int, name: str, title: str, fn) -> dict:
+        path = self.out / "stages" / f"{name}.json"
+        if path.is_file():
+            try:
+                saved = json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, json.JSONDecodeError):
+                saved = None
+            if saved is not None and self._still_valid(saved["result"]):
+                self.timings[name] = {"seconds": saved["seconds"], "reused": True}
+                self.listener.stage_finished(name, saved["seconds"], True)
+                return saved["result"]
+        self._check_cancel()
+        self.listener.stage_started(index, total, name, title)
+        started = time.perf_counter()
+        result = fn()
+        seconds = time.perf_counter() - started
+        write_json(path, {"result": result, "seconds": seconds})
+        self.timings[name] = {"seconds": seconds, "reused": False}
+        self.listener.stage_finished(name, seconds, False)
+        return result
+
+    def _still_valid(self, result: dict) -> bool:
+        """A saved stage whose files went missing (figures, datasets, run directories) runs again."""
+        files = [self.out / p for p in result.get("figures", {}).values()]
+        files += [self.out / d["path"] / "manifest.json" for d in result.get("datasets", {}).values()]
+        if "role" in result:
+            files.append(self.out / "runs" / result["name"] / "config.json")
+        return all(f.is_file() for f in files)
+
+    # --- the run ---------------------------------------------------------------------------------
+    def run(self) -> dict:
+        from models.runtime import tune_allocator
+
+        started_wall = time.perf_counter()
+        started = datetime.datetime.now().isoformat(timespec="seconds")
+        load_start = _load_average()
+        self._prepare_out_dir()
+        tune_allocator()
+        plan = [("datasets", "generating the datasets", self._datasets)]
+        plan += [(f"train_{s.name}", f"training {s.name} ({s.label})", lambda s=s: self._train(s))
+                 for s in TOY_MODELS]
+        experiments = [("bottleneck", self._exp_bottleneck), ("skip", self._exp_skip),
+                       ("unseen", self._exp_unseen), ("background", self._exp_background),
+                       ("shift", self._exp_shift), ("filters", self._exp_filters)]
+        plan += [(f"exp{n}_{key}", f"experiment {n}: {ex.TITLES[key]}",
+                  lambda key=key, fn=fn, n=n: self._experiment(n, key, fn))
+                 for n, (key, fn) in enumerate(experiments, 2)]
+        plan += [(f"train_{s.name}", f"training {s.name} ({s.label})", lambda s=s: self._train(s))
+                 for s in ARCHITECTURES]
+        plan.append(("exp1_architectures", "experiment 1: architecture comparison", self._exp_architectures))
+        results = {}
+        for i, (name, title, fn) in enumerate(plan, 1):
+            results[name] = self._stage(i, len(plan) + 1, name, title, fn)
+        self.listener.stage_started(len(plan) + 1, len(plan) + 1, "report", "writing the report")
+        t0 = time.perf_counter()
+        assembled = self._assemble(results, started, load_start)
+        assembled["wall_seconds"] = time.perf_counter() - started_wall
+        assembled["stage_seconds_total"] = sum(t["seconds"] for t in self.timings.values())
+        paths = write_report(self.out, assembled)
+        self.timings["report"] = {"seconds": time.perf_counter() - t0, "reused": False}
+        assembled["timings"] = self.timings
+        assembled["stage_seconds_total"] = sum(t["seconds"] for t in self.timings.values())
+        write_report(self.out, assembled)  # again, now with the report stage's own time
+        self.listener.stage_finished("report", self.timings["report"]["seconds"], False)
+        assembled["paths"] = {k: str(v) for k, v in paths.items()}
+        return assembled
+
+    def _assemble(self, stages: dict, started: str, load_start) -> dict:
+        models = {s.name: stages[f"train_{s.name}"] for s in (*TOY_MODELS, *ARCHITECTURES)}
+        exps = {stages[k]["key"]: stages[k] for k in stages if k.startswith("exp")}
+        toy = models["toy"]
+        return {
+            "format": FORMAT, "version": 1,
+            "budget": {**_plain(dataclasses.asdict(self.budget)), "limits": budget_limits(self.budget)},
+            "seed": self.seed, "device": self.device_name, "torch": torch.__version__,
+            "cpu_count": os.cpu_count(), "load_average_start": load_start, "load_average_end": _load_average(),
+            "started": started, "finished": datetime.datetime.now().isoformat(timespec="seconds"),
+            "class_colors": stages["datasets"]["class_colors"],
+            "datasets": stages["datasets"]["datasets"],
+            "default_preset": {"name": toy["preset"], "summary": toy["summary"], "size": toy["size"],
+                               "accuracy": toy["accuracy"]},
+            "models": models, "experiments": exps, "timings": self.timings,
+        }
+
+    # --- datasets --------------------------------------------------------------------------------
+    def _dataset_params(self):
+        from data.shapes import PRESETS
+
+        b = self.budget
+        common = dict(size=b.canvas, train_per_class=b.train_per_class, test_per_class=b.test_per_class,
+                      seed=self.seed)
+        default = dataclasses.replace(PRESETS["default"](), **common)
+        large = dataclasses.replace(default, train_per_class=b.large_train_per_class)
+        shifted_preset = PRESETS["shifted"]()
+        # The shifted preset's shift is for 256 px; scale it with the canvas, within what still fits.
+        room = int(b.canvas / 2 - 1 - shifted_preset.scale[1] * b.canvas / 2)
+        shift = max(1, min(round(shifted_preset.shift * b.canvas / 256), room))
+        shifted = dataclasses.replace(shifted_preset, **common, shift=shift)
+        return {"default": default, "large": large, "shifted": shifted}
+
+    def _dataset_dir(self, name: str) -> Path:
+        return self.out / "datasets" / name
+
+    def _datasets(self) -> dict:
+        from data.shapes import generate_dataset, load_manifest
+
+        params = self._dataset_params()
+        total = sum(p.image_count() for p in params.values())
+        done = 0
+        out = {}
+        for name, p in params.items():
+            folder = self._dataset_dir(name)
+            if (folder / "manifest.json").is_file():
+                if load_manifest(folder)["params"] != p.to_dict():
+                    raise UserError(f"{folder} holds a dataset with other parameters; choose a new --out")
+            else:
+                def progress(k, n, base=done, name=name):
+                    self.listener.stage_progress((base + k) / total, f"dataset {name}: {k}/{n} images")
+                    return not (self._cancelled is not None and self._cancelled())
+
+                try:
+                    generate_dataset(p, folder, progress=progress)
+                except Exception as exc:
+                    if type(exc).__name__ == "GenerationCancelled":
+                        raise PipelineCancelled("reproduction cancelled while generating datasets") from None
+                    raise
+            done += p.image_count()
+            out[name] = {"path": str(folder.relative_to(self.out)), "purpose": DATASET_PURPOSES[name],
+                         "params": p.to_dict(), "train_per_domain": p.train_per_class * len(p.shapes),
+                         "test_per_domain": p.test_per_class * len(p.shapes)}
+        colours = params["default"].class_colors()
+        return {"datasets": out, "class_colors": {k: list(v) for k, v in colours.items()}}
+
+    # --- training --------------------------------------------------------------------------------
+    def _test_data(self, dataset: str, size: int, count: int | None) -> TestData:
+        key = ("test", dataset, size, count)
+        if key not in self._cache:
+            self._cache[key] = load_test_data(self._dataset_dir(dataset), size, count)
+        return self._cache[key]
+
+    def _train(self, spec: ModelSpec) -> dict:
+        from models import checkpoints
+        from models.training import Trainer
+
+        b = self.budget
+        run_dir = self.out / "runs" / spec.name
+        cfg = model_config(spec, b, self._dataset_dir(spec.dataset).resolve(), self.device_name, self.seed)
+        cap = b.toy_seconds if spec.role == "toy" else b.arch_seconds
+        resume = (run_dir / checkpoints.STATE_FILE).is_file()
+        if not resume and run_dir.exists():
+            shutil.rmtree(run_dir)  # a run that never reached its first save: start it again
+        trainer = Trainer(cfg, run_dir, resume=resume)
+        cfg = trainer.cfg
+        t = cfg.training
+        per_epoch = trainer.dataset.batches_per_epoch(t.batch_size)
+        progress = _read_json(run_dir / "progress.json") or {"saved_step": 0, "saved_seconds": 0.0, "curve": []}
+        position = trainer.epoch * per_epoch + trainer.iteration
+        curve = ex.LossCurve(progress["curve"])
+        curve.truncate(position)
+        used = float(progress["saved_seconds"]) if resume else 0.0
+        # The large dataset shares the default one's test split (same seed and count): load it once.
+        test_set = "default" if spec.dataset == "large" else spec.dataset
+        val = self._test_data(test_set, t.crop_size, b.curve_val_images)
+        state = _TrainingState(trainer, curve, used, per_epoch, cap, run_dir)
+        stopped_by = self._train_loop(spec, state, val) if not state.done() else state.reason()
+        test = self._test_data(test_set, t.crop_size, None)
+        self.listener.stage_progress(1.0, f"{spec.name}: evaluating on {test.count} test images")
+        measured = ex.measure_cyclegan(trainer.model, test.batches, test.scoring)
+        step = state.position()
+        return {
+            "name": spec.name, "label": spec.label, "preset": cfg.preset, "role": spec.role, "dataset": spec.dataset,
+            "summary": _preset_summary(cfg), "config": cfg.to_dict(), "size": t.crop_size, "batch_size": t.batch_size,
+            "train_images": len(trainer.dataset), "test_images": test.count,
+            "planned": f"{t.n_epochs} + {t.n_epochs_decay} epochs" + (f", at most {cap:g} s" if cap else ""),
+            "iterations": step, "epochs": step / per_epoch, "images_seen": _images_seen(step, per_epoch, t.batch_size,
+                                                                                        len(trainer.dataset)),
+            "train_seconds": state.used, "curve_seconds": state.curve_seconds, "stopped_by": stopped_by,
+            "curve": curve.points, "table": measured["table"], "accuracy": measured["accuracy"],
+            "per_class": measured["per_class"],
+        }
+
+    def _train_loop(self, spec: ModelSpec, state: "_TrainingState", val: TestData) -> str:
+        trainer, b = state.trainer, self.budget
+        interval = state.cap / b.curve_points if state.cap and b.curve_points else None
+        next_point = (int(state.used // interval) + 1) * interval if interval else None
+        total_steps = trainer.cfg.training.total_epochs * state.per_epoch
+        cancelled = False
+        stop_reason = None
+        state.start_clock()
+        try:
+            for report in trainer.run():
+                state.curve.add_step(report.losses)
+                used = state.now_used()
+                at_epoch_end = report.epoch_summary is not None
+                if at_epoch_end or (next_point is not None and used >= next_point):
+                    self._curve_point(state, report.global_step, val)
+                    while next_point is not None and next_point <= used:
+                        next_point += interval
+                    # An epoch end is where the Trainer has just saved: the time used goes with that state.
+                    state.save_progress(saved=at_epoch_end, step=report.global_step)
+                fraction = report.global_step / total_steps
+                if state.cap:
+                    fraction = max(fraction, used / state.cap)
+                self.listener.stage_progress(min(fraction, 1.0), f"{spec.name}: iteration {report.global_step}/"
+                                             f"{total_steps}, epoch {report.epoch}/{report.total_epochs}, "
+                                             f"{used:.0f} s" + (f" of {state.cap:g} s" if state.cap else ""))
+                if stop_reason is None and state.cap and used >= state.cap:
+                    stop_reason = "time cap"
+                    trainer.request_stop()  # the Trainer saves its state before it returns
+                if stop_reason is None and self._cancelled is not None and self._cancelled():
+                    stop_reason, cancelled = "cancelled", True
+                    trainer.request_stop()
+        except KeyboardInterrupt:
+            trainer.save(reason="stop")
+            state.save_progress(saved=True, step=state.position())
+            raise
+        state.save_progress(saved=True, step=state.position())
+        if cancelled:
+            raise PipelineCancelled("reproduction cancelled; rerun to resume the training where it stopped")
+        if not state.curve.points or state.curve.points[-1]["step"] < state.position():
+            self._curve_point(state, state.position(), val)
+            state.save_progress(saved=True, step=state.position())
+        return "epochs" if trainer.finished else (stop_reason or "epochs")
+
+    def _curve_point(self, state: "_TrainingState", step: int, val: TestData) -> None:
+        from models.evaluation import evaluate_losses
+
+        started = time.perf_counter()
+        seconds = state.now_used()
+        trainer = state.trainer
+        validation = evaluate_losses(trainer.model, val.batches)
+        accuracy = ex.cyclegan_accuracy(trainer.model, val.scoring).accuracy
+        t = trainer.cfg.training
+        state.curve.add_point(step, _images_seen(step, state.per_epoch, t.batch_size, len(trainer.dataset)),
+                              step / state.per_epoch, seconds, validation, accuracy)
+        state.curve_seconds += time.perf_counter() - started
+        state.exclude(time.perf_counter() - started)
+
+    # --- experiments -----------------------------------------------------------------------------
+    def _colourizer_graph(self, model: str):
+        key = ("graph", model)
+        if key not in self._cache:
+            from models import checkpoints
+            from visualization.parser import parse_generator
+
+            run_dir = self.out / "runs" / model
+            cfg = checkpoints.load_config(run_dir)
+            which = "G_A" if cfg.network.input_nc == 1 else "G_B"
+            net, _ = checkpoints.load_generator(run_dir, which, self.device)
+            self._cache[key] = parse_generator(net, cfg.training.crop_size, in_channels=1)
+        return self._cache[key]
+
+    def _size(self, model: str = "toy") -> int:
+        return self._colourizer_graph(model).input_shape[1]
+
+    def _class_colors(self) -> dict:
+        from data.shapes import load_manifest
+
+        return {k: tuple(v) for k, v in load_manifest(self._dataset_dir("default"))["class_colors"].items()}
+
+    def _experiment(self, number: int, key: str, fn) -> dict:
+        result = fn()
+        data = result.to_dict()
+        data["figures"] = {name: write_figure(self.out, f"exp{number}_{name}", fig)
+                           for name, fig in result.figures.items()}
+        return data
+
+    def _hooks(self) -> dict:
+        return {"progress": self.listener.stage_progress, "cancelled": self._cancelled}
+
+    def _probe_set(self):
+        return self._test_data("default", self._size(), self.budget.probe_images).scoring
+
+    def _exp_bottleneck(self):
+        return self._guard(lambda: ex.bottleneck_nullification(self._colourizer_graph("toy"), self._probe_set(),
+                                                               **self._hooks()))
+
+    def _exp_skip(self):
+        return self._guard(lambda: ex.skip_isolation(self._colourizer_graph("toy"), self._probe_set(),
+                                                     **self._hooks()))
+
+    def _exp_unseen(self):
+        b = self.budget
+        return self._guard(lambda: ex.unseen_figures(
+            self._colourizer_graph("toy"), self._size(), self._dataset_params()["default"], self._class_colors(),
+            aspects=b.aspects, per_aspect=b.per_aspect, per_shape=b.per_unseen_shape, **self._hooks()))
+
+    def _exp_background(self):
+        b = self.budget
+        return self._guard(lambda: ex.background_sweep(
+            self._colourizer_graph("toy"), self._size(), self._dataset_params()["default"], self._class_colors(),
+            levels=b.bg_levels, per_class=b.bg_per_class, **self._hooks()))
+
+    def _exp_shift(self):
+        size = self._size()
+        sets = {"centred": self._test_data("default", size, None).scoring,
+                "shifted": self._test_data("shifted", size, None).scoring}
+        models = {"centred": self._colourizer_graph("toy"), "shifted": self._colourizer_graph("toy_shifted")}
+        return self._guard(lambda: ex.shift_comparison(models, sets, **self._hooks()))
+
+    def _exp_filters(self):
+        return self._guard(lambda: ex.filter_ranking(self._colourizer_graph("toy"), self._probe_set(),
+                                                     top_k=self.budget.top_k, **self._hooks()))
+
+    def _exp_architectures(self) -> dict:
+        rows = []
+        for s in ARCHITECTURES:
+            m = _read_json(self.out / "stages" / f"train_{s.name}.json")["result"]
+            rows.append({k: m[k] for k in ("name", "label", "preset", "dataset", "batch_size", "train_images",
+                                           "test_images", "iterations", "epochs", "images_seen", "train_seconds",
+                                           "stopped_by", "table", "accuracy", "per_class", "curve")})
+        result = ex.architecture_comparison(rows)
+        data = result.to_dict()
+        data["figures"] = {name: write_figure(self.out, f"exp1_{name}", fig) for name, fig in result.figures.items()}
+        return data
+
+    def _guard(self, fn):
+        try:
+            return fn()
+        except ex.ExperimentCancelled:
+            raise PipelineCancelled("reproduction cancelled; rerun to continue where it stopped") from None
+
+
+class _TrainingState:
+    """Time used and curve of one training, and its progress.json kept in step with the Trainer's saves."""
+
+    def __init__(self, trainer, curve, used: float, per_epoch: int, cap: float | None, run_dir: Path):
+        self.trainer, self.curve, self.used, self.per_epoch, self.cap = trainer, curve, used, per_epoch, cap
+        self.run_dir = run_dir
+        self.curve_seconds = 0.0
+        self._clock = None
+        self._excluded = 0.0
+        self._saved = {"step": self.position(), "seconds": used}
+
+    def position(self) -> int:
+        return self.trainer.epoch * self.per_epoch + self.trainer.iteration
+
+    def done(self) -> bool:
+        return self.trainer.finished or (self.cap is not None and self.used >= self.cap)
+
+    def reason(self) -> str:
+        return "epochs" if self.trainer.finished else "time cap"
+
+    def start_clock(self) -> None:
+        self._clock = time.perf_counter()
+        self._base = self.used
+
+    def exclude(self, seconds: float) -> None:
+        self._excluded += seconds
+
+    def now_used(self) -> float:
+        if self._clock is not None:
+            self.used = self._base + time.perf_counter() - self._clock - self._excluded
+        return self.used
+
+    def save_progress(self, saved: bool, step: int) -> None:
+        if saved:
+            self._saved = {"step": step, "seconds": self.now_used()}
+        write_json(self.run_dir / "progress.json", {"saved_step": self._saved["step"],
+                                                    "saved_seconds": self._saved["seconds"],
+                                                    "curve": self.curve.points})
+
+
+def _images_seen(step: int, per_epoch: int, batch: int, n: int) -> int:
+    epochs, rest = divmod(step, per_epoch)
+    return epochs * n + min(rest * batch, n)
+
+
+def _read_json(path: Path):
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return None
+
+
+def _plain(value):
+    """Tuples -> lists, so that a budget compares equal to its JSON round trip."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _load_average():
+    try:
+        return [round(v, 2) for v in os.getloadavg()]
+    except (OSError, AttributeError):
+        return None
+
+
+def reproduce(out_dir: str | Path, budget: str = "quick", device: str = "cpu", seed: int = 0,
+              listener: Listener | None = None, cancelled: Callable[[], bool] | None = None) -> dict:
+    return Reproduction(out_dir, budget, device, seed, listener, cancelled).run()
+
+
+__all__ = ["Budget", "BUDGETS", "budget_limits", "ModelSpec", "ARCHITECTURES", "TOY_MODELS", "Listener",
+           "PipelineCancelled", "Reproduction", "reproduce", "model_config", "load_test_data", "TestData"]
