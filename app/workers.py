@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from PyQt5.QtCore import QObject, QRunnable, QThreadPool, pyqtSignal
 
-from app.loss_figure import LossFigure, LossHistory
+from visualization.plots import LossFigure, LossHistory
 from models.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -160,7 +160,7 @@ class TrainingOutcome:
 class TrainingSignals(WorkerSignals):
     started = pyqtSignal(object)  # TrainingStarted
     visuals_updated = pyqtSignal(object)  # LiveVisuals
-    plotted = pyqtSignal(object)  # the loss curves as an H x W x 4 uint8 image (app.loss_figure)
+    plotted = pyqtSignal(object)  # the loss curves as an H x W x 4 uint8 image (visualization.plots)
 
 
 class TrainingWorker(Worker):

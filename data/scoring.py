@@ -261,14 +261,25 @@ def _read_rgb(path: Path) -> np.ndarray:
     return cv2.cvtColor(_read(path, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
 
 
+def geometry_mask(row: dict, params: ShapeDatasetParams, size: int | None = None) -> np.ndarray:
+    """Interior of a manifest row's figures, redrawn from its geometry; at `size` pixels when given.
+
+    Interior only: anti-aliased edges blend with the background in any faithful translation. A mask
+    shrunk to a training size keeps the pixels at least half covered by the interior.
+    """
+    coverage = render_coverage(row["shapes"], params.size, params.antialias)
+    inside = coverage == 255
+    mask = inside if inside.any() else coverage > 0
+    if size is not None and size != params.size:
+        mask = cv2.resize(mask.astype(np.float32), (size, size), interpolation=cv2.INTER_AREA) >= 0.5
+    return mask
+
+
 def _row_mask(row: dict, params: ShapeDatasetParams, root: Path) -> np.ndarray:
     if row.get("shapes"):
-        # Interior only: anti-aliased edges blend with the background in any faithful translation.
-        coverage = render_coverage(row["shapes"], params.size, params.antialias)
-        inside = coverage == 255
-        return inside if inside.any() else coverage > 0
+        return geometry_mask(row, params)
     gray = _read(root / row["file"], cv2.IMREAD_GRAYSCALE)
     return shape_mask_from_gray(gray, row.get("gray_level", params.gray_level))
 
 
-__all__ = ["NO_SHAPE", "ScoreResult", "shape_mask_from_gray", "classify_colour", "score_images", "score_directory"]
+__all__ = ["NO_SHAPE", "ScoreResult", "shape_mask_from_gray", "geometry_mask", "classify_colour", "score_images", "score_directory"]

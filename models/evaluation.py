@@ -79,14 +79,15 @@ class ColourizationProbe:
     """
 
     def __init__(self, gray_domain: str, images: torch.Tensor, raw_gray: list, classes: list[str],
-                 class_colors: dict, gray_level: int):
+                 class_colors: dict, gray_level: int, masks: list | None = None):
         self.gray_domain = gray_domain
         self.images, self.raw_gray, self.classes = images, raw_gray, classes
-        self.class_colors, self.gray_level = class_colors, gray_level
+        self.class_colors, self.gray_level, self.masks = class_colors, gray_level, masks
 
     @classmethod
     def create(cls, dataroot: str | Path, size: int, split: str = "test", limit: int | None = None):
-        from data.shapes import load_manifest
+        from data.scoring import geometry_mask
+        from data.shapes import ShapeDatasetParams, load_manifest
 
         root = Path(dataroot)
         if not (root / "manifest.json").is_file():
@@ -107,7 +108,11 @@ class ColourizationProbe:
         raw = [domain.images[i, 0].numpy() for i in keep]
         classes = [rows[domain.paths[i].stem]["shape"] for i in keep]
         colors = {k: tuple(v) for k, v in manifest["class_colors"].items()}
-        return cls(gray_domain, images, raw, classes, colors, int(params.get("gray_level", 128)))
+        # Masks from the recorded geometry: exact at any training size, where masks found in small,
+        # resized gray images lose thin or small shapes.
+        geometry = ShapeDatasetParams.from_dict(params)
+        masks = [geometry_mask(rows[domain.paths[i].stem], geometry, size) for i in keep]
+        return cls(gray_domain, images, raw, classes, colors, int(params.get("gray_level", 128)), masks)
 
     @torch.no_grad()
     def accuracy(self, generator, device="cpu", batch_size: int = 32):
@@ -123,4 +128,5 @@ class ColourizationProbe:
                 outputs.extend(to_image(o) for o in out)
         finally:
             generator.train(was_training)
-        return score_images(self.raw_gray, outputs, self.classes, self.class_colors, gray_level=self.gray_level)
+        return score_images(self.raw_gray, outputs, self.classes, self.class_colors, gray_level=self.gray_level,
+                            masks=self.masks)

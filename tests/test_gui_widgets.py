@@ -97,7 +97,7 @@ def test_the_response_grid_maps_tiles_and_regions_to_feature_map_pixels(qtbot):
 
 
 def test_loss_history_maps_validation_names_and_the_figure_renders(qtbot):
-    from app.loss_figure import LossFigure, LossHistory, binned
+    from visualization.plots import LossFigure, LossHistory, binned
     from app.widgets.loss_plot import LossPlot
     from models.cyclegan import LOSS_NAMES
 

@@ -41,8 +41,9 @@ def test_a_few_iterations_give_finite_losses_change_weights_and_write_the_run(to
     assert [r["epoch"] for r in rows] == ["1", "2"]
     assert {"train_cycle_A", "val_Total", "val_SSIM_B", "accuracy"} <= set(rows[0])
     # Learning-rate schedule: constant for n_epochs, then linear decay.
-    assert float(rows[0]["lr"]) == pytest.approx(5e-4)
-    assert float(rows[1]["lr"]) == pytest.approx(5e-4 * (1 - 1 / 2))
+    lr = trainer.cfg.training.lr
+    assert float(rows[0]["lr"]) == pytest.approx(lr)
+    assert float(rows[1]["lr"]) == pytest.approx(lr * (1 - 1 / 2))
 
 
 def test_identity_loss_is_switched_off_with_an_explanation_for_gray_and_rgb(toy_dataset, tmp_path, caplog):

@@ -21,7 +21,8 @@ ExperimentResult: key, title, question, setting, numbers, reading, figures (name
     .to_dict() (everything but the figures)
 ExperimentCancelled
 FigureSet / render_figures(params, size, per_class=None, split="test") -> FigureSet
-    .scoring(class_colors) -> ablation.ScoringSet
+    .scoring(class_colors) -> ablation.ScoringSet      (figures rendered in memory, e.g. shifted ones)
+balanced_test_set(dataset, size, count=None) -> ScoringSet   a dataset's gray test images, classes balanced
 as_colourizer(generator, size) -> NetworkGraph        UserError unless it maps 1 -> 3 channels
 Experiments (generator: nn.Module or NetworkGraph; images: ScoringSet; progress, cancelled optional):
   1 architecture_comparison(rows) -> ExperimentResult        rows: dicts from measure_cyclegan + training
@@ -30,10 +31,10 @@ Experiments (generator: nn.Module or NetworkGraph; images: ScoringSet; progress,
     LossCurve                                                 train/validation points of one training run
   2 bottleneck_nullification(generator, images, samples=2)
   3 skip_isolation(generator, images, level=1, edge_width=2, samples=2)
-  4 unseen_figures(generator, size, base_params, class_colors, aspects=ASPECTS, per_aspect=10,
-                   shapes=None, per_shape=6)
-  5 background_sweep(generator, size, base_params, class_colors, levels=range(0, 256, 16), per_class=10,
-                     shown_levels=4)
+  4 unseen_figures(generator, size, base_params=None, class_colors=None, aspects=ASPECTS, per_aspect=10,
+                   shapes=None, per_shape=6)                  base_params: the training dataset's parameters
+  5 background_sweep(generator, size, base_params=None, class_colors=None, levels=range(0, 256, 16),
+                     per_class=10, shown_levels=4)
   6 shift_comparison(generators: {name: generator}, test_sets: {name: ScoringSet}, samples=3)
   7 filter_ranking(generator, images, layers=None, top_k=6, rank_by="output")
 Measurements (pure numpy, used by the experiments and tested on their own):
@@ -202,6 +203,33 @@ def render_figures(params: ShapeDatasetParams, size: int, per_class: int | None 
     if not images:
         raise UserError("no figures to render: the count per class is 0")
     return FigureSet(torch.stack(images), masks, coverages, classes, geometries, names, params.size)
+
+
+def balanced_stems(manifest: dict, count: int | None = None, split: str = "test") -> list[str]:
+    """File stems of `split`'s scenes, the same number of each class (count // classes), class by class;
+    every scene when count is None."""
+    gray = manifest["domains"]["gray"]
+    by_class: dict[str, list[str]] = {}
+    for row in manifest["images"]:
+        if row["split"] == split and row["domain"] == gray:
+            by_class.setdefault(row["shape"], []).append(row["stem"])
+    per_class = None if count is None else max(1, count // max(len(by_class), 1))
+    return [stem for stems in by_class.values() for stem in stems[:per_class]]
+
+
+def balanced_test_set(dataset, size: int, count: int | None = None) -> ScoringSet:
+    """The gray test images of a generated dataset (folder or manifest), `count` of them balanced over the
+    classes (all when None), resized to `size`, with what the score needs."""
+    from data.shapes import dataset_root, load_manifest
+
+    manifest = load_manifest(dataset)
+    stems = balanced_stems(manifest, count)
+    if not stems:
+        raise UserError(f"the dataset {dataset} has no test images")
+    gray = manifest["domains"]["gray"]
+    root = dataset_root(dataset)
+    files = {r["stem"]: r["file"] for r in manifest["images"] if r["split"] == "test" and r["domain"] == gray}
+    return ScoringSet.from_files(dataset, [root / files[s] for s in stems], size)
 
 
 def _translate(graph: NetworkGraph, images: torch.Tensor, masks: MaskSet | None, tracker: _Tracker,
@@ -694,18 +722,21 @@ def _skip_figure(images, intact, isolated, out_isolated, picks, level) -> Figure
 # 4. Unseen figures
 
 
-def unseen_figures(generator, size: int, base_params: ShapeDatasetParams, class_colors: dict,
-                   aspects: Sequence[float] = ASPECTS, per_aspect: int = 10, shapes: Sequence[str] | None = None,
+def unseen_figures(generator, size: int, base_params: ShapeDatasetParams | None = None,
+                   class_colors: dict | None = None, aspects: Sequence[float] = ASPECTS, per_aspect: int = 10, shapes: Sequence[str] | None = None,
                    per_shape: int = 6, progress: Progress | None = None,
                    cancelled: CancelCheck | None = None) -> ExperimentResult:
     """Rectangles at each aspect ratio (long/short side) and other shapes the model never saw.
 
-    `base_params` are the training set's (gray level, background, sizes, rotation, seed); only the shape
-    and, for rectangles, the aspect change. `shapes` defaults to every shape but the trained classes and
-    the rectangle.
+    `base_params` are the training set's (gray level, background, sizes, rotation, seed; default: the
+    default toy dataset's); only the shape and, for rectangles, the aspect change. `class_colors` are the
+    trained classes' colours (default: base_params'). `shapes` defaults to every shape but the trained
+    classes and the rectangle.
     """
     started = time.perf_counter()
     graph = as_colourizer(generator, size)
+    base_params = base_params or ShapeDatasetParams()
+    class_colors = class_colors or base_params.class_colors()
     trained = list(class_colors)
     if shapes is None:
         shapes = [s for s in SHAPES if s not in trained and s != "rectangle"]
@@ -832,13 +863,15 @@ def _examples_figure(graph, examples, layer, caption: str, value_range=None) -> 
 # 5. Background gray level
 
 
-def background_sweep(generator, size: int, base_params: ShapeDatasetParams, class_colors: dict,
-                     levels: Iterable[int] = range(0, 256, 16), per_class: int = 10, shown_levels: int = 4,
+def background_sweep(generator, size: int, base_params: ShapeDatasetParams | None = None,
+                     class_colors: dict | None = None, levels: Iterable[int] = range(0, 256, 16), per_class: int = 10, shown_levels: int = 4,
                      progress: Progress | None = None, cancelled: CancelCheck | None = None) -> ExperimentResult:
     """The training figures (same geometry) on constant backgrounds; the level equal to the shape gray
-    level is left out (the shapes would be invisible)."""
+    level is left out (the shapes would be invisible). Defaults as for unseen_figures."""
     started = time.perf_counter()
     graph = as_colourizer(generator, size)
+    base_params = base_params or ShapeDatasetParams()
+    class_colors = class_colors or base_params.class_colors()
     requested = sorted({int(l) for l in levels})
     if any(not 0 <= l <= 255 for l in requested):
         raise UserError("background levels must be between 0 and 255")
@@ -1010,7 +1043,8 @@ def filter_ranking(generator, images: ScoringSet, layers: Sequence | None = None
             return True
 
         result = ablate_layer(graph, layer.index, scoring=images, rank_by=rank_by, progress=report)
-        if not result.complete:
+        # A scan stopped after its last batch still reports itself complete: ask again.
+        if not result.complete or (cancelled is not None and cancelled()):
             raise ExperimentCancelled("experiment cancelled")
         scans.append(result)
         done_before += layer.channels
@@ -1080,6 +1114,7 @@ def _filter_figure(scan, response: torch.Tensor, top_k: int, sample_class: str) 
 
 __all__ = [
     "ExperimentResult", "ExperimentCancelled", "FigureSet", "render_figures", "as_colourizer", "conv_layers",
+    "balanced_stems", "balanced_test_set",
     "architecture_comparison", "measure_cyclegan", "cyclegan_accuracy", "LossCurve", "spread", "curve_summary", "bottleneck_nullification",
     "skip_isolation", "unseen_figures", "background_sweep", "shift_comparison", "filter_ranking",
     "paint_labels", "paint_fractions", "edge_and_interior", "edge_interior_colour", "rectangle_regions",

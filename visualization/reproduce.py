@@ -14,6 +14,9 @@ REPORT_DIR layout
     stages/<stage>.json     a finished stage's results and its wall time
     figures/*.png  report.md  report.html  results.json
 
+Threads: one torch thread per core the machine's other processes leave free at the start (see
+thread_count); the report records the count.
+
 Time caps: a budget may stop a model after a number of wall-clock training seconds (curve evaluations
 excluded) by the Trainer's own stop request, which saves its state; the model is then evaluated as it is.
 
@@ -23,6 +26,7 @@ Budget, BUDGETS ("quick", "full", "tiny"), budget_limits(budget) -> list[str]
 ModelSpec, ARCHITECTURES, TOY_MODELS
 Listener (stage_started / stage_progress / stage_finished; no-ops), PipelineCancelled
 Reproduction(out_dir, budget="quick", device="cpu", seed=0, listener=None, cancelled=None).run() -> dict
+    budget: a name from BUDGETS or a Budget
 reproduce(out_dir, **same) -> dict              the results (also in REPORT_DIR/results.json)
 """
 from __future__ import annotations
@@ -76,12 +80,6 @@ class Budget:
 
 
 BUDGETS: dict[str, Budget] = {
-    "full": Budget(
-        "full",
-        "The original settings: 256 px images resized to 128 px (the default preset resizes to its own size), "
-        "batch 1 (25 where the experiment says so), the paper's epochs for the architecture models and the "
-        "default preset's own epochs for its models, a 160-image test set. Takes hours to days on a CPU; rerun "
-        "the same command to resume."),
     "quick": Budget(
         "quick",
         "A smaller budget that runs the whole pipeline in about 15 minutes on an idle 2-core CPU. What it changes "
@@ -90,6 +88,12 @@ BUDGETS: dict[str, Budget] = {
         test_per_class=20, arch_seconds=30.0, toy_seconds=180.0, curve_val_images=8, curve_points=3,
         probe_images=40, bg_levels=tuple(range(0, 256, 16)) + (255,), bg_per_class=10, per_aspect=10,
         per_unseen_shape=6, top_k=6),
+    "full": Budget(
+        "full",
+        "The original settings: 256 px images resized to 128 px (the default preset resizes to its own size), "
+        "batch 1 (25 where the experiment says so), the paper's epochs for the architecture models and the "
+        "default preset's own epochs for its models, a 160-image test set. Takes hours to days on a CPU; rerun "
+        "the same command to resume."),
     "tiny": Budget(
         "tiny",
         "A smoke test of the pipeline (the test suite runs it): tiny networks, datasets and epochs. Its numbers "
@@ -245,27 +249,19 @@ def load_test_data(dataroot: Path, size: int, count: int | None = None) -> TestD
     """`count` test scenes (all when None), the same number of each class, in both domains."""
     from data.shapes import load_manifest
     from data.unaligned import domain_folder, load_domain
-    from visualization.ablation import ScoringSet
 
     manifest = load_manifest(dataroot)
-    rgb = manifest["domains"]["rgb"]
-    gray = manifest["domains"]["gray"]
-    by_class: dict[str, list[str]] = {}
-    for row in manifest["images"]:
-        if row["split"] == "test" and row["domain"] == gray:
-            by_class.setdefault(row["shape"], []).append(row["stem"])
-    per_class = None if count is None else max(1, count // max(len(by_class), 1))
-    stems = [s for members in by_class.values() for s in members[:per_class]]
+    stems = ex.balanced_stems(manifest, count)
     if not stems:
         raise UserError(f"the dataset {dataroot} has no test images")
-    channels = {rgb: 3, gray: 1}
-    domains = {d: load_domain(domain_folder(dataroot, "test", d), channels[d], size) for d in ("A", "B")}
-    index = {d: {p.stem: i for i, p in enumerate(domains[d].paths)} for d in domains}
-    picked = {d: torch.tensor([index[d][s] for s in stems]) for d in domains}
-    images = {d: domains[d].images[picked[d]].float().div(127.5).sub(1.0) for d in domains}
+    channels = {manifest["domains"]["rgb"]: 3, manifest["domains"]["gray"]: 1}
+    images = {}
+    for d in ("A", "B"):
+        domain = load_domain(domain_folder(dataroot, "test", d), channels[d], size)
+        index = {p.stem: i for i, p in enumerate(domain.paths)}
+        images[d] = domain.images[torch.tensor([index[s] for s in stems])].float().div(127.5).sub(1.0)
     batches = [(images["A"][i:i + 16], images["B"][i:i + 16]) for i in range(0, len(stems), 16)]
-    gray_paths = [domains[gray].paths[index[gray][s]] for s in stems]
-    return TestData(batches, ScoringSet.from_files(dataroot, gray_paths, size), len(stems))
+    return TestData(batches, ex.balanced_test_set(dataroot, size, count), len(stems))
 
 
 # =================================================================================================
@@ -273,11 +269,11 @@ def load_test_data(dataroot: Path, size: int, count: int | None = None) -> TestD
 
 
 class Reproduction:
-    def __init__(self, out_dir: str | Path, budget: str = "quick", device: str = "cpu", seed: int = 0,
+    def __init__(self, out_dir: str | Path, budget: "str | Budget" = "quick", device: str = "cpu", seed: int = 0,
                  listener: Listener | None = None, cancelled: Callable[[], bool] | None = None):
         from models.runtime import resolve_device
 
-        if budget not in BUDGETS:
+        if not isinstance(budget, Budget) and budget not in BUDGETS:
             raise UserError(f"unknown budget {budget!r}: choose {', '.join(BUDGETS)}")
         if device not in ("cpu", "cuda"):
             raise UserError(f"device must be cpu or cuda, got {device!r}")
@@ -285,7 +281,7 @@ class Reproduction:
             raise UserError(f"the seed must be a whole number >= 0, got {seed!r}")
         self.device = resolve_device(device)  # UserError when CUDA is asked for and missing
         self.out = Path(out_dir)
-        self.budget = BUDGETS[budget]
+        self.budget = budget if isinstance(budget, Budget) else BUDGETS[budget]
         self.device_name, self.seed = device, seed
         self.listener = listener or Listener()
         self._cancelled = cancelled
@@ -365,6 +361,15 @@ class Reproduction:
         load_start = _load_average()
         self._prepare_out_dir()
         tune_allocator()
+        previous_threads = torch.get_num_threads()
+        self.threads = thread_count(load_start)
+        torch.set_num_threads(self.threads)
+        try:
+            return self._run(started_wall, started, load_start)
+        finally:
+            torch.set_num_threads(previous_threads)
+
+    def _run(self, started_wall: float, started: str, load_start) -> dict:
         plan = [("datasets", "generating the datasets", self._datasets)]
         plan += [(f"train_{s.name}", f"training {s.name} ({s.label})", lambda s=s: self._train(s))
                  for s in TOY_MODELS]
@@ -386,11 +391,7 @@ class Reproduction:
         assembled["wall_seconds"] = time.perf_counter() - started_wall
         assembled["stage_seconds_total"] = sum(t["seconds"] for t in self.timings.values())
         paths = write_report(self.out, assembled)
-        self.timings["report"] = {"seconds": time.perf_counter() - t0, "reused": False}
-        assembled["timings"] = self.timings
-        assembled["stage_seconds_total"] = sum(t["seconds"] for t in self.timings.values())
-        write_report(self.out, assembled)  # again, now with the report stage's own time
-        self.listener.stage_finished("report", self.timings["report"]["seconds"], False)
+        self.listener.stage_finished("report", time.perf_counter() - t0, False)
         assembled["paths"] = {k: str(v) for k, v in paths.items()}
         return assembled
 
@@ -402,7 +403,8 @@ class Reproduction:
             "format": FORMAT, "version": 1,
             "budget": {**_plain(dataclasses.asdict(self.budget)), "limits": budget_limits(self.budget)},
             "seed": self.seed, "device": self.device_name, "torch": torch.__version__,
-            "cpu_count": os.cpu_count(), "load_average_start": load_start, "load_average_end": _load_average(),
+            "cpu_count": os.cpu_count(), "threads": self.threads,
+            "load_average_start": load_start, "load_average_end": _load_average(),
             "started": started, "finished": datetime.datetime.now().isoformat(timespec="seconds"),
             "class_colors": stages["datasets"]["class_colors"],
             "datasets": stages["datasets"]["datasets"],
@@ -431,7 +433,7 @@ class Reproduction:
         return self.out / "datasets" / name
 
     def _datasets(self) -> dict:
-        from data.shapes import generate_dataset, load_manifest
+        from data.shapes import GenerationCancelled, generate_dataset, load_manifest
 
         params = self._dataset_params()
         total = sum(p.image_count() for p in params.values())
@@ -449,10 +451,8 @@ class Reproduction:
 
                 try:
                     generate_dataset(p, folder, progress=progress)
-                except Exception as exc:
-                    if type(exc).__name__ == "GenerationCancelled":
-                        raise PipelineCancelled("reproduction cancelled while generating datasets") from None
-                    raise
+                except GenerationCancelled:
+                    raise PipelineCancelled("reproduction cancelled while generating datasets") from None
             done += p.image_count()
             out[name] = {"path": str(folder.relative_to(self.out)), "purpose": DATASET_PURPOSES[name],
                          "params": p.to_dict(), "train_per_domain": p.train_per_class * len(p.shapes),
@@ -711,6 +711,23 @@ def _plain(value):
     return value
 
 
+def thread_count(load_average=None) -> int:
+    """Torch threads for this run: OMP_NUM_THREADS when the user set it, else one per core that other
+    processes leave free (at least one).
+
+    Torch's CPU threads meet at a barrier after every operation; when the other processes already keep
+    the cores busy, a second thread mostly waits there. Measured on the 2-core machine with three other
+    single-threaded trainings running: a training step of the default preset took 0.17 s with one
+    thread and 1.4 s with two.
+    """
+    default = torch.get_num_threads()
+    if os.environ.get("OMP_NUM_THREADS"):
+        return default
+    cores = os.cpu_count() or 1
+    busy = round(load_average[0]) if load_average else 0
+    return max(1, min(default, cores - busy))
+
+
 def _load_average():
     try:
         return [round(v, 2) for v in os.getloadavg()]
@@ -724,4 +741,4 @@ def reproduce(out_dir: str | Path, budget: str = "quick", device: str = "cpu", s
 
 
 __all__ = ["Budget", "BUDGETS", "budget_limits", "ModelSpec", "ARCHITECTURES", "TOY_MODELS", "Listener",
-           "PipelineCancelled", "Reproduction", "reproduce", "model_config", "load_test_data", "TestData"]
+           "PipelineCancelled", "Reproduction", "reproduce", "model_config", "load_test_data", "TestData", "thread_count"]

@@ -1,4 +1,4 @@
-"""Live loss curves: shows the matplotlib images the training worker renders (app.loss_figure).
+"""Live loss curves: shows the matplotlib images the training worker renders (visualization.plots).
 
 While a run trains, the worker draws the curves between two steps at the widget's pixel size and the
 widget only paints the newest image. When nothing trains (a stopped run, a resize, an export) the
@@ -11,7 +11,7 @@ from PyQt5.QtCore import QRect, QTimer, pyqtSignal
 from PyQt5.QtGui import QColor, QPainter
 from PyQt5.QtWidgets import QSizePolicy, QWidget
 
-from app.loss_figure import LossFigure, LossHistory
+from visualization.plots import LossFigure, LossHistory
 from app.widgets.image_viewer import array_to_qimage
 
 

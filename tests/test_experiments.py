@@ -1,0 +1,414 @@
+"""The experiments' measurements on cases with known answers: hand-made arrays, and hand-made generators
+that paint by a known rule (so nothing here depends on a network learning anything)."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from data.scoring import score_images
+from data.shapes import ShapeDatasetParams, ShapeGeometry, render_coverage
+from models.errors import UserError
+from visualization import experiments as ex
+from visualization.ablation import ScoringSet
+from visualization.parser import parse_generator
+
+RED, GREEN = (255, 0, 0), (0, 255, 0)
+COLOURS = {"circle": RED, "triangle": GREEN}
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    # Hand-made networks this small gain nothing from a second thread, which on a busy machine only waits.
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def figures():
+    """3 circles + 3 triangles, 32 px, hard edges (the painters below then see exactly the shape pixels)."""
+    params = ShapeDatasetParams(size=32, train_per_class=0, test_per_class=3, antialias=False, seed=3)
+    return ex.render_figures(params, 32)
+
+
+@pytest.fixture(scope="module")
+def scoring(figures):
+    return figures.scoring(COLOURS)
+
+
+# --- hand-made generators ------------------------------------------------------------------------
+def bottleneck_painter() -> nn.Module:
+    """Paints shapes green through its bottleneck (the first conv); with the bottleneck zeroed the output
+    is tanh(-10) = -1 everywhere: black."""
+    net = nn.Sequential(nn.Conv2d(1, 2, 2, stride=2), nn.ReLU(), nn.ConvTranspose2d(2, 3, 2, stride=2), nn.Tanh())
+    with torch.no_grad():
+        net[0].weight.fill_(1.0)  # 2x2 sum: about 0 on a shape (gray 128), -4 on the black background
+        net[0].bias.fill_(2.0)
+        net[2].weight.zero_()
+        net[2].weight[:, 1] = 10.0  # green from the bottleneck
+        net[2].bias.fill_(-10.0)
+    return net.eval()
+
+
+class SkipNet(nn.Module):
+    """A two-level U-Net made of constants: the deep path adds red, the skip path green. Intact: yellow
+    everywhere; with only skip 1: green everywhere."""
+
+    def __init__(self):
+        super().__init__()
+        self.down1, self.act1 = nn.Conv2d(1, 2, 2, stride=2), nn.ReLU()
+        self.down2, self.act2 = nn.Conv2d(2, 2, 2, stride=2), nn.ReLU()
+        self.up2 = nn.ConvTranspose2d(2, 2, 2, stride=2)
+        self.up1, self.out = nn.ConvTranspose2d(4, 3, 2, stride=2), nn.Tanh()
+        with torch.no_grad():
+            for conv in (self.down1, self.down2):
+                conv.weight.zero_()
+                conv.bias.fill_(1.0)
+            self.up2.weight.fill_(0.5)
+            self.up2.bias.zero_()
+            self.up1.weight.zero_()
+            self.up1.weight[2:4, 0] = 5.0  # red from the deep path
+            self.up1.weight[0:2, 1] = 5.0  # green from the skip
+            self.up1.bias.copy_(torch.tensor([-5.0, -5.0, -10.0]))
+
+    def forward(self, x):
+        e1 = self.act1(self.down1(x))
+        e2 = self.act2(self.down2(e1))
+        return self.out(self.up1(torch.cat([e1, self.up2(e2)], 1)))
+
+
+class RadialPainter(nn.Module):
+    """Shape pixels within `radius` of the canvas centre red, the other shape pixels green, the rest black."""
+
+    def __init__(self, size: int, radius: float):
+        super().__init__()
+        self.conv = nn.Conv2d(1, 1, 1)
+        with torch.no_grad():
+            self.conv.weight.fill_(1.0)
+            self.conv.bias.zero_()
+        c = (size - 1) / 2
+        yy, xx = torch.meshgrid(torch.arange(size), torch.arange(size), indexing="ij")
+        self.register_buffer("near", ((((xx - c) ** 2 + (yy - c) ** 2).sqrt() < radius).float())[None, None])
+
+    def forward(self, x):
+        bright = (self.conv(x) > -0.5).float()
+        red, green = bright * self.near, bright * (1 - self.near)
+        return torch.cat([red, green, torch.zeros_like(red)], 1) * 2 - 1
+
+
+class GlobalPainter(nn.Module):
+    """Everything red when the image is bright on average (mean above mid-gray), else everything green."""
+
+    def forward(self, x):
+        red = (x.mean(dim=(2, 3), keepdim=True) > 0).float().expand_as(x)
+        return torch.cat([red, 1 - red, torch.zeros_like(x)], 1) * 2 - 1
+
+
+class HalfPainter(nn.Module):
+    """The left half of every image red, the right half green."""
+
+    def __init__(self, size: int):
+        super().__init__()
+        left = torch.zeros(1, 1, size, size)
+        left[..., :size // 2] = 1
+        self.register_buffer("left", left)
+
+    def forward(self, x):
+        left = self.left.expand_as(x)
+        return torch.cat([left, 1 - left, torch.zeros_like(x)], 1) * 2 - 1
+
+
+def planted_net() -> nn.Module:
+    """Filter 2 of the first conv dominates the output."""
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.Conv2d(4, 3, 1), nn.Tanh())
+    with torch.no_grad():
+        net[0].weight.mul_(0.05)
+        net[0].weight[2] = 1.0
+        net[0].bias[2] = 3.0  # positive on shapes (about 0 in [-1, 1]), cut by the ReLU on the black background
+        net[2].weight.mul_(0.05)
+        net[2].weight[:, 2] = 1.0
+    return net.eval()
+
+
+# --- the paint rule and the regions ---------------------------------------------------------------
+def test_paint_labels_follow_hue_and_chroma():
+    pixels = np.array([[RED, GREEN, (0, 0, 255), (128, 20, 20), (128, 128, 128), (255, 255, 0), (255, 140, 0),
+                        (100, 70, 70), (0, 0, 0)]], np.uint8)
+    labels = ex.paint_labels(pixels, COLOURS)
+    # dark red and orange (hue 33) are red; blue, gray, yellow (hue 60, between), pale (chroma 30), black are not
+    assert labels.tolist() == [[0, 1, -1, 0, -1, -1, 0, -1, -1]]
+
+
+def test_paint_fractions_count_the_region_only():
+    image = np.zeros((4, 4, 3), np.uint8)
+    image[:, :2] = RED
+    image[:, 2] = GREEN
+    region = np.zeros((4, 4), bool)
+    region[:2, 1:] = True  # 2 red, 2 green, 2 black pixels
+    f = ex.paint_fractions(image, region, COLOURS)
+    assert f == {"circle": pytest.approx(1 / 3), "triangle": pytest.approx(1 / 3), "other": pytest.approx(1 / 3),
+                 "pixels": 6}
+    empty = ex.paint_fractions(image, np.zeros((4, 4), bool), COLOURS)
+    assert empty == {"circle": None, "triangle": None, "other": None, "pixels": 0}
+
+
+def test_edge_and_interior_of_a_square():
+    mask = np.zeros((10, 10), bool)
+    mask[2:8, 2:8] = True  # 6 x 6
+    edge, interior = ex.edge_and_interior(mask, 1)
+    assert (edge.sum(), interior.sum()) == (20, 16)
+    assert not (edge & interior).any() and ((edge | interior) == mask).all()
+    edge, interior = ex.edge_and_interior(mask, 2)
+    assert (edge.sum(), interior.sum()) == (32, 4)
+    assert interior[4:6, 4:6].all()
+
+
+@pytest.mark.parametrize("aspect,rotation", [(1.0, 0.0), (3.0, 0.0), (3.0, 90.0), (4.0, 30.0), (2.0, -70.0)])
+def test_rectangle_regions_take_a_quarter_each_and_the_centre_lies_inside(aspect, rotation):
+    g = ShapeGeometry("rectangle", (127.5, 127.5), 200.0, rotation, aspect)
+    shape = render_coverage([g], 256, antialias=False) > 0
+    regions = ex.rectangle_regions(g, 256, 256)
+    inside = shape.sum()
+    # A wrong rotation convention would put much of a long rectangle's "centre" outside the shape.
+    assert (regions["centre"] & shape).sum() / regions["centre"].sum() > 0.98
+    for name in ("centre", "corners"):
+        assert (regions[name] & shape).sum() / inside == pytest.approx(0.25, abs=0.02)
+    assert (regions["sides"] & shape).sum() / inside == pytest.approx(0.5, abs=0.03)
+
+
+def test_regions_map_output_pixels_to_the_canvas():
+    g = ShapeGeometry("rectangle", (127.5, 127.5), 200.0, 0.0, 1.0)
+    small = ex.rectangle_regions(g, 256, 64)
+    big = ex.rectangle_regions(g, 256, 256)
+    assert small["centre"].shape == (64, 64)
+    # Each output pixel is the 4 x 4 block of canvas pixels around its centre.
+    assert (small["centre"] == big["centre"][1::4, 1::4]).mean() > 0.97
+
+
+def test_coverage_at_keeps_half_covered_pixels():
+    coverage = np.zeros((8, 8), np.uint8)
+    coverage[:, :3] = 255  # 3 of 8 columns: at 4 x 4, column 0 full, column 1 half covered
+    out = ex.coverage_at(coverage, 4, 4)
+    assert out[:, :2].all() and not out[:, 2:].any()
+
+
+# --- experiment 2 ----------------------------------------------------------------------------------
+def test_zeroed_bottleneck_gives_the_accuracy_of_an_all_black_output(scoring):
+    net = bottleneck_painter()
+    result = ex.bottleneck_nullification(net, scoring)
+    n = result.numbers
+    assert n["bottleneck"]["index"] == 0
+    black = [np.zeros((32, 32, 3), np.uint8)] * len(scoring.classes)
+    expected = score_images([None] * len(black), black, scoring.classes, COLOURS, masks=scoring.masks)
+    assert n["accuracy_nullified"] == expected.accuracy
+    assert n["per_class_nullified"] == expected.per_class == {"circle": 1.0, "triangle": 0.0}  # ties go to red
+    assert n["per_class_intact"] == {"circle": 0.0, "triangle": 1.0}  # the painter paints green
+    with torch.no_grad():
+        intact = net(scoring.images)
+    assert n["mean_abs_output_change"] == pytest.approx(float((intact + 1).abs().mean()), abs=1e-6)
+    assert "from 50.0% to 50.0%" in result.reading
+    assert set(result.figures) == {"bottleneck"}
+    assert ex.figure_png(result.figures["bottleneck"])[:4] == b"\x89PNG"
+
+
+def test_an_experiment_stops_when_cancelled(scoring):
+    calls = []
+    with pytest.raises(ex.ExperimentCancelled):
+        ex.bottleneck_nullification(bottleneck_painter(), scoring, progress=lambda f, m: calls.append(f),
+                                    cancelled=lambda: True)
+    assert calls == []
+
+
+def test_experiments_need_the_gray_to_rgb_generator():
+    rgb_to_gray = nn.Sequential(nn.Conv2d(3, 1, 1), nn.Tanh())
+    with pytest.raises(UserError, match="gray -> RGB"):
+        ex.as_colourizer(parse_generator(rgb_to_gray, 16))
+
+
+# --- experiment 3 ----------------------------------------------------------------------------------
+def test_isolating_skip_1_removes_the_deep_path(scoring):
+    net = SkipNet().eval()
+    result = ex.skip_isolation(net, scoring, level=1, edge_width=1)
+    n = result.numbers
+    assert n["zeroed_layers"] == [2]  # down2, the bottleneck: the only contracting layer below level 1
+    for region in ("edge", "interior"):
+        intact, isolated = n["intact"][region], n["isolated"][region]
+        assert intact["other"] == 1.0 and intact["coloured"] == 0.0  # yellow: between red and green
+        assert isolated["triangle"] == 1.0 and isolated["coloured"] == 1.0  # green only
+        assert isolated["mean_chroma"] == 255.0
+    # Own class colour: the share of pixels that belong to triangles, since everything is green.
+    edges = [ex.edge_and_interior(ex.coverage_at(m, 32, 32), 1)[0].sum() for m in scoring.masks]
+    triangle_share = sum(e for e, c in zip(edges, scoring.classes) if c == "triangle") / sum(edges)
+    assert n["isolated"]["edge"]["true_colour"] == pytest.approx(triangle_share)
+    assert n["accuracy_intact"] == 0.5 and n["accuracy_isolated"] == 0.5
+
+
+def test_edge_and_interior_colour_on_hand_made_outputs(figures, scoring):
+    """Outputs painted red on a 1-pixel edge band and left gray inside: the measurement finds exactly that."""
+    outputs = []
+    for mask in scoring.masks:
+        shape = ex.coverage_at(mask, 32, 32)
+        edge, interior = ex.edge_and_interior(shape, 1)
+        out = np.zeros((32, 32, 3), np.uint8)
+        out[edge] = RED
+        out[interior] = (128, 128, 128)
+        outputs.append(out)
+    stats = ex.edge_interior_colour([outputs], scoring, edge_width=1)[0]
+    assert stats["edge"]["circle"] == 1.0 and stats["edge"]["coloured"] == 1.0
+    assert stats["interior"]["other"] == 1.0 and stats["interior"]["mean_chroma"] == 0.0
+    circles = sum(ex.edge_and_interior(ex.coverage_at(m, 32, 32), 1)[0].sum()
+                  for m, c in zip(scoring.masks, scoring.classes) if c == "circle")
+    assert stats["edge"]["true_colour"] == pytest.approx(circles / stats["edge"]["pixels"])
+
+
+# --- experiment 4 ----------------------------------------------------------------------------------
+def test_unseen_squares_painted_red_in_the_centre_and_green_in_the_corners():
+    # Axis-aligned squares of circumscribed diameter 32 at the centre of a 64 px canvas: half side 11.3, so
+    # the centre region reaches 8 px from the centre (red within 8) and the corners start beyond it.
+    base = ShapeDatasetParams(size=64, scale=(0.5, 0.5), rotation=0.0, antialias=False, seed=0)
+    painter = RadialPainter(64, 8.0).eval()
+    result = ex.unseen_figures(painter, 64, base, COLOURS, aspects=(1.0, 6.0), per_aspect=2, shapes=["ellipse"],
+                               per_shape=1)
+    square = result.numbers["per_aspect"][0]
+    assert square["aspect"] == 1.0 and square["figures"] == 2
+    assert square["centre"]["circle"] == 1.0 and square["centre"]["pixels"] > 0
+    assert square["corners"]["triangle"] == 1.0 and square["corners"]["pixels"] > 0
+    assert square["shape_pixels"]["other"] == 0.0
+    assert square["shape_pixels"]["circle"] + square["shape_pixels"]["triangle"] == pytest.approx(1.0)
+    # The 1:6 rectangle is 5.3 px wide: entirely within 8 px of the centre across, its ends beyond.
+    thin = result.numbers["per_aspect"][1]
+    assert thin["centre"]["circle"] == 1.0 and thin["corners"]["triangle"] == 1.0
+    assert [r["shape"] for r in result.numbers["per_shape"]] == ["ellipse"]
+    assert set(result.figures) == {"unseen_fractions", "unseen_rectangles", "unseen_shapes"}
+
+
+def test_unseen_figures_all_red_for_a_painter_of_every_bright_pixel():
+    base = ShapeDatasetParams(size=32, antialias=False, seed=1)
+    painter = RadialPainter(32, 100.0).eval()  # every shape pixel is near
+    result = ex.unseen_figures(painter, 32, base, COLOURS, aspects=(1.0, 3.0), per_aspect=2, per_shape=1)
+    for row in result.numbers["per_aspect"] + result.numbers["per_shape"]:
+        assert row["shape_pixels"]["circle"] == 1.0
+        assert row["figures_classified_as"] == {"circle": row["figures"]}
+    # Shapes default to every shape but the trained classes and the rectangle.
+    assert [r["shape"] for r in result.numbers["per_shape"]] == ["square", "ellipse", "pentagon", "hexagon", "star",
+                                                                "cross"]
+
+
+# --- experiment 5 ----------------------------------------------------------------------------------
+def test_background_sweep_follows_a_painter_of_the_image_mean():
+    base = ShapeDatasetParams(size=32, seed=2)
+    result = ex.background_sweep(GlobalPainter(), 32, base, COLOURS, levels=(0, 128, 255), per_class=2)
+    n = result.numbers
+    assert n["levels"] == [0, 255] and n["excluded_levels"] == [128]
+    # Dark background: all green, so triangles are right; light background: all red, circles right.
+    assert n["per_class"] == {"circle": [0.0, 1.0], "triangle": [1.0, 0.0]}
+    assert n["accuracy"] == [0.5, 0.5]
+    assert n["layer2"]["levels_shown"] == [0, 255]
+
+
+def test_background_sweep_refuses_levels_out_of_range():
+    with pytest.raises(UserError, match="between 0 and 255"):
+        ex.background_sweep(GlobalPainter(), 32, ShapeDatasetParams(size=32), COLOURS, levels=(0, 300))
+
+
+# --- experiment 6 ----------------------------------------------------------------------------------
+def test_shift_comparison_scores_every_model_on_every_set():
+    images = torch.zeros(3, 1, 16, 16)
+    left, right = np.zeros((16, 16), bool), np.zeros((16, 16), bool)
+    left[4:12, 1:6], right[4:12, 10:15] = True, True
+    classes = ["circle", "circle", "triangle"]
+    sets = {"left": ScoringSet(images, [left] * 3, classes, COLOURS),
+            "right": ScoringSet(images, [right] * 3, classes, COLOURS)}
+    result = ex.shift_comparison({"half": HalfPainter(16), "green": GlobalPainter()}, sets, samples=2)
+    acc = result.numbers["accuracy"]
+    assert acc["half"] == {"left": pytest.approx(2 / 3), "right": pytest.approx(1 / 3)}
+    assert acc["green"] == {"left": pytest.approx(1 / 3), "right": pytest.approx(1 / 3)}  # mean 0 < 0: green
+    assert "Model half: 66.7% on left figures, 33.3% on right figures." in result.reading
+
+
+# --- experiment 7 ----------------------------------------------------------------------------------
+def test_filter_ranking_puts_the_planted_filter_first(scoring):
+    result = ex.filter_ranking(planted_net(), scoring, top_k=2)
+    layers = result.numbers["layers"]
+    # The bottleneck is the last of the smallest maps that is not a bare activation: here the output tanh.
+    assert [l["layer"] for l in layers] == [3, 0]
+    first = layers[1]
+    assert first["effects"][0]["filter"] == 2
+    assert first["effects"][0]["output_change"] > 5 * first["effects"][1]["output_change"]
+    assert 0 < first["top_share_of_output_change"] <= 1
+    assert all(e["accuracy"] is not None for e in first["effects"])
+    assert set(result.figures) == {"filters_0", "filters_1"}
+
+
+def test_filter_ranking_stops_when_cancelled(scoring):
+    with pytest.raises(ex.ExperimentCancelled):
+        ex.filter_ranking(planted_net(), scoring, cancelled=lambda: True)
+
+
+# --- experiment 1 ----------------------------------------------------------------------------------
+def test_loss_curve_means_and_truncation():
+    curve = ex.LossCurve()
+    for v in (1.0, 2.0, 3.0):
+        curve.add_step({"G_A": v, "G_B": 0.5, "cycle_A": 2 * v, "cycle_B": 0.0, "idt_A": 0.0, "idt_B": 0.0, "D_A": 9.0})
+    point = curve.add_point(3, 12, 0.5, 10.0, {"Total": 4.0}, 0.75)
+    assert point["train"]["G_A"] == 2.0 and point["train"]["D_A"] == 9.0
+    assert point["train"]["Total"] == pytest.approx(2.0 + 0.5 + 4.0)  # D losses are not in the Total
+    assert curve.pending == 0
+    curve.add_step({"G_A": 1.0})
+    curve.add_point(6, 24, 1.0, 20.0, None, None)
+    curve.add_step({"G_A": 1.0})
+    curve.truncate(3)
+    assert [p["step"] for p in curve.points] == [3] and curve.pending == 0
+
+
+def _row(name, total, accuracy, val_totals):
+    curve = [{"step": i, "images": i, "epoch": i, "seconds": i, "train": {"Total": 10.0 - i},
+              "validation": {"Total": v}, "accuracy": accuracy} for i, v in enumerate(val_totals, 1)]
+    return {"name": name, "label": name.upper(), "table": {"Total": total}, "accuracy": accuracy, "curve": curve}
+
+
+def test_architecture_comparison_names_the_best_and_the_validation_rise():
+    result = ex.architecture_comparison([_row("a", 3.0, 0.9, [3.0, 2.0, 2.5]), _row("b", 2.0, 0.6, [2.0, 1.9])])
+    n = result.numbers
+    assert n["best_total"] == ["b"] and n["best_accuracy"] == ["a"]
+    assert n["rows"][0]["curve_summary"]["val_total_rise"] == pytest.approx(0.5)
+    assert "Lowest test Total: B (2.000)" in result.reading
+    assert "Highest colourization accuracy: A (90.0%)" in result.reading
+    assert "A +0.500" in result.reading and "B " not in result.reading.split("over-fitting")[-1]
+    tie = ex.architecture_comparison([_row("a", 1.0, 0.5, []), _row("b", 1.0, 0.5, [])])
+    assert "all 2 models tie" in tie.reading and "too few" in tie.reading
+
+
+def test_measure_cyclegan_scores_the_gray_to_rgb_generator(scoring):
+    from models.config import preset_config
+    from models.cyclegan import CycleGAN
+
+    cfg = preset_config("toy")
+    cfg.network.num_downs, cfg.network.ngf, cfg.network.ndf = 3, 4, 4
+    cfg.network.input_nc, cfg.network.output_nc = 3, 1  # A: RGB, B: gray, so G_B colourizes
+    model = CycleGAN(cfg)
+    black = nn.Conv2d(1, 3, 1)
+    with torch.no_grad():
+        black.weight.zero_()
+        black.bias.fill_(-10.0)
+    model.G_B = nn.Sequential(black, nn.Tanh())  # all black
+    batches = [(torch.zeros(2, 3, 32, 32), torch.zeros(2, 1, 32, 32))]
+    measured = ex.measure_cyclegan(model, batches, scoring)
+    t = measured["table"]
+    assert t["Total"] == pytest.approx(t["G_A"] + t["G_B"] + t["Cycle_A"] + t["Cycle_B"])
+    assert measured["per_class"] == {"circle": 1.0, "triangle": 0.0}
+    assert all(math.isfinite(v) for v in t.values())
+
+
+def test_balanced_test_set_takes_the_same_number_of_each_class(toy_dataset):
+    subset = ex.balanced_test_set(toy_dataset, 16, count=4)
+    assert subset.classes == ["circle", "circle", "triangle", "triangle"]
+    assert subset.names == ["circle_0000", "circle_0001", "triangle_0000", "triangle_0001"]
+    assert tuple(subset.images.shape) == (4, 1, 16, 16)
+    assert len(ex.balanced_test_set(toy_dataset, 16).classes) == 6  # all 3 + 3

@@ -1,0 +1,257 @@
+"""The reproduction pipeline on the tiny budget: every section with finite numbers, figures on disk, reruns
+that skip finished stages, a time cap that stops training cleanly, an interrupted training that resumes,
+and clear errors for bad input (API and command line)."""
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from app.main import main
+from models.errors import UserError
+from visualization.reproduce import (BUDGETS, TOY_MODELS, Listener, PipelineCancelled, Reproduction, budget_limits,
+                                     reproduce, thread_count)
+
+SECTIONS = ("1. Architecture comparison", "2. Bottleneck nullification", "3. First skip connection isolated",
+            "4. Unseen figures", "5. Background gray level", "6. Shifted figures", "7. Filter ranking")
+
+
+class Recorder(Listener):
+    def __init__(self):
+        self.finished: dict[str, bool] = {}
+        self.messages: list[str] = []
+
+    def stage_progress(self, fraction, message):
+        assert 0.0 <= fraction <= 1.0
+        self.messages.append(message)
+
+    def stage_finished(self, name, seconds, reused):
+        self.finished[name] = reused
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    out = tmp_path_factory.mktemp("reproduce") / "report"
+    recorder = Recorder()
+    results = reproduce(out, "tiny", listener=recorder)
+    return out, results, recorder
+
+
+def _numbers(value):
+    if isinstance(value, bool):
+        return
+    if isinstance(value, (int, float)):
+        yield value
+    elif isinstance(value, dict):
+        for v in value.values():
+            yield from _numbers(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from _numbers(v)
+
+
+def _is_number(x) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+
+
+def test_the_tiny_pipeline_writes_every_section(tiny):
+    out, _, recorder = tiny
+    md = (out / "report.md").read_text(encoding="utf-8")
+    html = (out / "report.html").read_text(encoding="utf-8")
+    for title in SECTIONS:
+        assert f"## {title}" in md and f"<h2>{title}</h2>" in html
+        section = md.split(f"## {title}")[1].split("\n## ")[0]
+        for label in ("**Question.**", "**Setting.**", "**Numbers.**", "**Reading.**", "!["):
+            assert label in section, (title, label)
+    assert "**Budget: tiny.**" in md and "## Timings" in md
+    assert not any(recorder.finished.values())  # a fresh directory: nothing reused
+
+
+def test_every_number_is_finite_and_the_headline_numbers_are_there(tiny):
+    out, results, _ = tiny
+    saved = json.loads((out / "results.json").read_text(encoding="utf-8"))
+    assert all(math.isfinite(v) for v in _numbers(saved))
+    e = saved["experiments"]
+    assert set(e) == {"architectures", "bottleneck", "skip", "unseen", "background", "shift", "filters"}
+    rows = e["architectures"]["numbers"]["rows"]
+    assert len(rows) == 6
+    for row in rows:
+        assert all(_is_number(row["table"][k]) for k in ("D_A", "D_B", "G_A", "G_B", "Cycle_A", "Cycle_B", "Total"))
+        assert _is_number(row["accuracy"]) and row["curve"] and _is_number(row["curve"][-1]["validation"]["Total"])
+    b = e["bottleneck"]["numbers"]
+    assert all(_is_number(b[k]) for k in ("accuracy_intact", "accuracy_nullified", "mean_abs_output_change"))
+    s = e["skip"]["numbers"]
+    assert _is_number(s["accuracy_isolated"]) and s["isolated"]["edge"]["pixels"] > 0
+    assert all(_is_number(s[m][r]["mean_chroma"]) for m in ("intact", "isolated") for r in ("edge", "interior"))
+    u = e["unseen"]["numbers"]
+    assert [r["aspect"] for r in u["per_aspect"]] == [1.0, 6.0]
+    assert all(_is_number(r["shape_pixels"]["other"]) for r in u["per_aspect"] + u["per_shape"])
+    bg = e["background"]["numbers"]
+    assert bg["levels"] == [0, 200, 255] and all(_is_number(a) for a in bg["accuracy"])
+    assert all(_is_number(v) for row in e["shift"]["numbers"]["accuracy"].values() for v in row.values())
+    assert all(_is_number(x["output_change"]) for layer in e["filters"]["numbers"]["layers"]
+               for x in layer["effects"])
+    assert set(saved["models"]) == {"toy", "toy_shifted", "unet_128", "unet_shallow", "unet_mini", "unet_128_b25",
+                                    "unet_128_large", "unet_128_large_b25"}
+    assert saved["models"]["unet_128_large"]["train_images"] == 12  # the tiny budget's "large": 6 per class
+    assert set(saved["timings"]) >= {"datasets", "train_toy", "exp2_bottleneck", "exp1_architectures"}
+    assert results["experiments"]["bottleneck"]["numbers"] == b
+
+
+def test_every_figure_is_a_png_on_disk_and_nothing_half_written_remains(tiny):
+    out, results, _ = tiny
+    paths = [p for exp in results["experiments"].values() for p in exp["figures"].values()]
+    assert len(paths) >= 10
+    for p in paths:
+        assert (out / p).read_bytes()[:4] == b"\x89PNG"
+    assert not [p for p in out.rglob("*.tmp")]
+    assert not [p for p in out.rglob(".*partial*")]
+
+
+def test_a_rerun_reuses_every_finished_stage(tiny):
+    out, results, _ = tiny
+    recorder = Recorder()
+    again = reproduce(out, "tiny", listener=recorder)
+    reused = {name for name, r in recorder.finished.items() if r}
+    assert reused == set(recorder.finished) - {"report"}
+    assert again["experiments"] == results["experiments"]
+    assert again["models"]["toy"]["iterations"] == results["models"]["toy"]["iterations"]
+
+
+def test_a_time_cap_stops_training_after_the_iteration_that_reached_it(tmp_path):
+    budget = dataclasses.replace(BUDGETS["tiny"], toy_seconds=1e-9, toy_epochs=(3, 0), curve_points=2)
+    pipeline = Reproduction(tmp_path / "capped", budget)
+    pipeline._prepare_out_dir()
+    pipeline._datasets()
+    result = pipeline._train(TOY_MODELS[0])
+    assert result["stopped_by"] == "time cap" and result["iterations"] == 1
+    assert result["curve"][-1]["step"] == 1
+    progress = json.loads((tmp_path / "capped" / "runs" / "toy" / "progress.json").read_text())
+    assert progress["saved_step"] == 1
+    # Rerun: the cap is used up, so the model is evaluated as it is, without training.
+    again = Reproduction(tmp_path / "capped", budget)._train(TOY_MODELS[0])
+    assert again["iterations"] == 1 and again["stopped_by"] == "time cap"
+
+
+def test_an_interrupted_training_resumes_where_it_stopped(tmp_path, tiny):
+    out = tmp_path / "resumed"
+    recorder = Recorder()
+    pipeline = Reproduction(out, "tiny", listener=recorder,
+                            cancelled=lambda: any(m.startswith("toy: iteration 1/") for m in recorder.messages))
+    pipeline._prepare_out_dir()
+    pipeline._datasets()
+    with pytest.raises(PipelineCancelled):
+        pipeline._train(TOY_MODELS[0])
+    state = torch.load(out / "runs" / "toy" / "training_state.pth", weights_only=True)
+    assert (state["epoch"], state["iteration"]) == (0, 1)
+
+    recorder = Recorder()
+    result = Reproduction(out, "tiny", listener=recorder)._train(TOY_MODELS[0])
+    iterations = [m for m in recorder.messages if m.startswith("toy: iteration")]
+    assert iterations[0].startswith("toy: iteration 2/2")  # continued, not restarted
+    assert result["iterations"] == 2 and result["stopped_by"] == "epochs"
+    # Same seed and data: the resumed run ends where the uninterrupted one of the fixture did.
+    ours = torch.load(out / "runs" / "toy" / "latest_net_G_B.pth", weights_only=True)
+    theirs = torch.load(tiny[0] / "runs" / "toy" / "latest_net_G_B.pth", weights_only=True)
+    assert all(torch.allclose(ours[k], theirs[k], atol=1e-5) for k in theirs)
+
+
+# --- bad input -------------------------------------------------------------------------------------
+def test_unknown_budget_device_and_seed_are_refused(tmp_path):
+    with pytest.raises(UserError, match="unknown budget 'huge': choose quick, full, tiny"):
+        Reproduction(tmp_path / "r", "huge")
+    with pytest.raises(UserError, match="seed"):
+        Reproduction(tmp_path / "r", "tiny", seed=-1)
+    with pytest.raises(UserError, match="cpu or cuda"):
+        Reproduction(tmp_path / "r", "tiny", device="tpu")
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
+def test_cuda_without_cuda_is_refused(tmp_path):
+    with pytest.raises(UserError, match="CUDA was requested"):
+        Reproduction(tmp_path / "r", "tiny", device="cuda")
+    assert not (tmp_path / "r").exists()
+
+
+def test_an_out_dir_that_cannot_be_created_or_is_someone_elses_is_refused(tmp_path):
+    blocker = tmp_path / "file.txt"
+    blocker.write_text("not a folder")
+    with pytest.raises(UserError, match="cannot create the report folder"):
+        Reproduction(blocker / "report", "tiny").run()
+    with pytest.raises(UserError, match="not a folder"):
+        Reproduction(blocker, "tiny").run()
+    foreign = tmp_path / "home"
+    foreign.mkdir()
+    (foreign / "notes.txt").write_text("mine")
+    with pytest.raises(UserError, match="holds no reproduction"):
+        Reproduction(foreign, "tiny").run()
+    assert sorted(p.name for p in foreign.iterdir()) == ["notes.txt"]
+
+
+def test_a_rerun_with_other_settings_is_refused(tiny):
+    out = tiny[0]
+    with pytest.raises(UserError, match="seed 0, not 1"):
+        Reproduction(out, "tiny", seed=1).run()
+    with pytest.raises(UserError, match="budget 'tiny', not 'quick'"):
+        Reproduction(out, "quick").run()
+
+
+def test_budget_limits_say_what_the_quick_budget_changes():
+    assert budget_limits(BUDGETS["full"]) == []
+    quick = " ".join(budget_limits(BUDGETS["quick"]))
+    assert "at most 30 s of training each" in quick and "at most 180 s" in quick
+    assert "Test split of 40 images per domain instead of 160" in quick
+
+
+def test_thread_count_leaves_busy_cores_alone(monkeypatch):
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setattr("os.cpu_count", lambda: 2)
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 2)
+    assert thread_count([0.1, 0, 0]) == 2
+    assert thread_count([1.2, 0, 0]) == 1
+    assert thread_count([7.0, 0, 0]) == 1
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    assert thread_count([7.0, 0, 0]) == 2
+
+
+# --- command line ----------------------------------------------------------------------------------
+def test_cli_rerun_prints_progress_and_the_report_path(tiny, capsys):
+    out = tiny[0]
+    assert main(["reproduce", "--out", str(out), "--budget", "tiny"]) == 0
+    captured = capsys.readouterr()
+    assert "exp7_filters: done in an earlier run" in captured.err and "[17/17] writing the report" in captured.err
+    assert f"report: {out / 'report.md'}" in captured.out
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--budget", "nope"], "error: unknown budget 'nope'"),
+    (["--seed", "x"], "error: --seed must be a whole number"),
+    (["--device", "gpu"], "error: device must be cpu or cuda"),
+])
+def test_cli_bad_values_exit_2_with_a_message(tmp_path, capsys, args, message):
+    assert main(["reproduce", "--out", str(tmp_path / "r"), *args]) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "r").exists()
+
+
+def test_cli_help_names_the_budgets(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["reproduce", "--help"])
+    assert exit_info.value.code == 0
+    text = capsys.readouterr().out
+    assert "REPORT_DIR" in text and "quick" in text and "full" in text
+
+
+def test_the_reproduce_command_loads_no_qt():
+    script = ("import sys, app.cli.reproduce_commands, visualization.reproduce, visualization.report; "
+              "print(','.join(m for m in sys.modules if m.split('.')[0] in ('PyQt5', 'PyQt6', 'PySide2', 'PySide6')))")
+    result = subprocess.run([sys.executable, "-c", script], cwd=Path(__file__).resolve().parents[1],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == ""
