@@ -9,7 +9,8 @@ setup(
     long_description_content_type="text/markdown",
     python_requires=">=3.10",
     packages=["app", "app.cli", "app.tabs", "app.widgets", "models", "data", "visualization", "resources"],
-    package_data={"resources": ["*.json", "*.png", "icons/*", "default_model/*", "samples/*"]},
+    package_data={"resources": ["icons/*.png", "default_model/*.json", "default_model/*.pth",
+                                "default_model/*.md", "samples/A/*.png", "samples/B/*.png"]},
     install_requires=[
         # Upper bound: 2.13 is the newest release we test against; an open range would pull
         # a newer CUDA build (several GB) onto CPU-only laptops that already have a working torch.

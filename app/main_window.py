@@ -1,4 +1,5 @@
-"""The main window: Train, Test and Dataset tabs, menus, recent items, export, remembered settings.
+"""The main window: Train, Test and Dataset tabs, menus (the Experiments menu is app.experiments_menu's),
+recent items, export, remembered settings.
 
 `launch()` is what `cyclegan-workbench` without a subcommand calls.
 """
@@ -14,6 +15,7 @@ from PyQt5.QtWidgets import (QAction, QApplication, QDialog, QDialogButtonBox, Q
 
 from app import locations
 from app.dialogs import install_excepthook, show_error, show_message
+from app.experiments_menu import ExperimentsMenu
 from app.tabs.dataset_tab import DatasetTab
 from app.tabs.test_tab import TestTab
 from app.tabs.train_tab import TrainTab
@@ -104,6 +106,9 @@ class MainWindow(QMainWindow):
         self._action(masks_menu, "Reset &layer", self.test_tab.reset_layer)
         self._action(masks_menu, "Reset &all", self.test_tab.reset_all, "Ctrl+Backspace")
 
+        self.experiments = ExperimentsMenu(self.test_tab, self)
+        self.menuBar().addMenu(self.experiments.menu)
+
         help_menu = self.menuBar().addMenu("&Help")
         self._action(help_menu, "&Keyboard shortcuts", self._on_shortcuts, "F1")
         self._action(help_menu, "&About", self._on_about)
@@ -114,14 +119,14 @@ class MainWindow(QMainWindow):
         self._rebuild_recent_menu()
 
     def _connect_tabs(self) -> None:
-        for tab in (self.train_tab, self.test_tab, self.dataset_tab):
-            tab.status_changed.connect(self._on_status)
+        for job in self._jobs():
+            job.status_changed.connect(self._on_status)
         self.dataset_tab.dataset_chosen.connect(self._on_dataset_chosen)
         self.dataset_tab.dataset_generated.connect(lambda p: self.add_recent("dataset", p))
         self.train_tab.run_saved.connect(self._on_run_saved)
         self.train_tab.open_in_test.connect(self.open_run)
-        for tab in (self.train_tab, self.test_tab, self.dataset_tab):
-            tab.idle.connect(self._on_job_ended)
+        for job in self._jobs():
+            job.idle.connect(self._on_job_ended)
         self.test_tab.model_opened.connect(self._on_model_opened)
 
     # --- settings --------------------------------------------------------------------------------
@@ -282,7 +287,7 @@ class MainWindow(QMainWindow):
     # --- closing ---------------------------------------------------------------------------------
     def closeEvent(self, event) -> None:
         self._save_settings()
-        busy = [t for t in (self.train_tab, self.dataset_tab, self.test_tab) if t.busy]
+        busy = [t for t in self._jobs() if t.busy]
         if busy:
             # Stop the jobs, then close for real once they have ended (training saves a checkpoint first).
             self._closing = True
@@ -294,8 +299,12 @@ class MainWindow(QMainWindow):
         event.accept()
 
     def _on_job_ended(self) -> None:
-        if self._closing and not any(t.busy for t in (self.train_tab, self.dataset_tab, self.test_tab)):
+        if self._closing and not any(t.busy for t in self._jobs()):
             self.close()
+
+    def _jobs(self) -> tuple:
+        """What may run a background job: each has `busy`, `shutdown()` and an `idle` signal."""
+        return self.train_tab, self.dataset_tab, self.test_tab, self.experiments
 
 
 def launch(argv: list[str] | None = None) -> int:

@@ -15,7 +15,7 @@ import errno
 import logging
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -319,3 +319,125 @@ class AblationWorker(Worker):
             scoring = ScoringSet.from_dataset(self.scoring_dataset, self.size, limit=32)
         return ablate_layer(graph, self.layer, inputs=None if scoring else self.inputs, masks=self.masks,
                             scoring=scoring, progress=self._progress)
+
+
+# --- experiments of the reproduction (visualization.experiments) ---------------------------------
+@dataclass
+class ExperimentOutcome:
+    """A finished experiment with its figures already drawn (drawing takes longer than a GUI frame)."""
+
+    result: object  # visualization.experiments.ExperimentResult, without its Figures
+    pngs: dict[str, bytes]  # figure name -> PNG
+    images: dict[str, np.ndarray]  # figure name -> the same, decoded to H x W x 3 uint8 RGB
+    model: str  # what was loaded: the Test tab's description of the run or .pth
+    generator: str  # G_A or G_B
+    inputs: str  # where the images came from, in words
+
+
+def run_loaded_experiment(key: str, graph, size: int, dataset: str = "", level: int = 1, images: int = 40,
+                          progress=None, cancelled=None):
+    """Experiment `key` (experiments.LOADED_MODEL_EXPERIMENTS) on one parsed gray -> RGB generator.
+
+    With a generated dataset (its manifest) the test images are its test split and the rendered figures
+    use its parameters, as experiments.run_experiment does; without one (a bare .pth, a folder of
+    images) the figures are rendered in memory from the default toy-dataset parameters. Returns
+    (ExperimentResult, description of the inputs).
+    """
+    from data.shapes import ShapeDatasetParams, load_manifest
+    from visualization import experiments as ex
+
+    manifest = None
+    if dataset:
+        try:
+            manifest = load_manifest(dataset)
+        except UserError:
+            manifest = None
+    if manifest is not None:
+        params = ShapeDatasetParams.from_dict(manifest["params"])
+        colours = {k: tuple(v) for k, v in manifest["class_colors"].items()}
+        source = f"the parameters of dataset {dataset}"
+    else:
+        params = ShapeDatasetParams()
+        colours = params.class_colors()
+        source = "the default toy-dataset parameters (the model has no generated dataset)"
+    hooks = {"progress": progress, "cancelled": cancelled}
+    if key == "unseen":
+        return ex.unseen_figures(graph, size, params, colours, **hooks), f"unseen figures rendered with {source}"
+    if key == "background":
+        return (ex.background_sweep(graph, size, params, colours, **hooks),
+                f"figures rendered with {source}, on each background")
+    per_class = max(1, images // max(len(params.shapes), 1))
+    if manifest is not None:
+        test, inputs = ex.balanced_test_set(dataset, size, images), f"gray test images of dataset {dataset}"
+    else:
+        test = ex.render_figures(params, size, per_class).scoring(colours)
+        inputs = f"gray test figures rendered in memory with {source}"
+    if key == "bottleneck":
+        return ex.bottleneck_nullification(graph, test, **hooks), inputs
+    if key == "skip":
+        return ex.skip_isolation(graph, test, level=level, **hooks), inputs
+    if key == "filters":
+        return ex.filter_ranking(graph, test, **hooks), inputs
+    if key == "shift":
+        shifted = ex.render_figures(ex.shifted_params(params), size, per_class).scoring(colours)
+        # The dataset's own test split is only "centred" when the dataset was made without shifts.
+        own = "centred" if not params.shift else f"test split (shift {params.shift} px)"
+        return (ex.shift_comparison({"loaded": graph}, {own: test, "shifted": shifted}, **hooks),
+                f"{inputs}, and the same number rendered with random shifts")
+    raise UserError(f"unknown experiment {key!r}: choose {', '.join(ex.LOADED_MODEL_EXPERIMENTS)}")
+
+
+class ExperimentWorker(Worker):
+    """Runs one experiment of visualization.experiments on a private copy of a generator.
+
+    `progressed((fraction, message))` at most every 50 ms; `finished(ExperimentOutcome)`, or
+    finished(None) after a cancel or a failure. The experiment builds its own masks, so the Test tab's
+    masks are never involved.
+    """
+
+    job = "the experiment"
+
+    def __init__(self, key: str, net, size: int, dataset: str = "", level: int = 1, model: str = "",
+                 generator: str = "G_B", images: int = 40):
+        super().__init__()
+        self.key, self.net, self.size, self.dataset, self.level = key, net, size, dataset, level
+        self.model, self.generator, self.images = model, generator, images
+        self._last_emit = -float("inf")
+
+    def _progress(self, fraction: float, message: str) -> None:
+        now = time.monotonic()
+        if now - self._last_emit >= 0.05:
+            self._last_emit = now
+            self.signals.progressed.emit((float(fraction), message))
+
+    def work(self):
+        import copy
+
+        import cv2
+
+        from visualization.experiments import ExperimentCancelled, as_colourizer, figure_png
+
+        # The copy is made here, not in the GUI thread: a 128 px U-Net (42 M parameters) takes ~0.2 s to
+        # copy. Copying only reads the shared net; every forward of the Test tab's probe toggles the
+        # modules' training flags (parser.eval_mode), which is why the experiment never runs on the shared
+        # net itself, and why the copy is put in eval mode explicitly.
+        net = copy.deepcopy(self.net).eval()
+        if self.aborted:
+            return None
+        try:
+            graph = as_colourizer(net, self.size)
+            result, inputs = run_loaded_experiment(self.key, graph, self.size, self.dataset, self.level, self.images,
+                                                   progress=self._progress, cancelled=lambda: self.aborted)
+        except ExperimentCancelled:
+            return None
+        pngs, images = {}, {}
+        for i, (name, fig) in enumerate(result.figures.items()):
+            if self.aborted:
+                return None
+            self.signals.progressed.emit((1.0, f"drawing figure {i + 1} of {len(result.figures)}"))
+            pngs[name] = figure_png(fig)
+            bgr = cv2.imdecode(np.frombuffer(pngs[name], np.uint8), cv2.IMREAD_COLOR)
+            images[name] = np.ascontiguousarray(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+        # The Figures are not kept: the PNGs say the same, and thousands of live artists per figure would
+        # lengthen every full garbage collection while a results window stays open.
+        return ExperimentOutcome(replace(result, figures={}), pngs, images, self.model, self.generator, inputs)

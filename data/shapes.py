@@ -618,6 +618,9 @@ def generate_dataset(
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
+        umask = os.umask(0)
+        os.umask(umask)
+        tmp.chmod(0o777 & ~umask)  # mkdtemp makes a private folder; the dataset gets the usual mode
     except OSError as exc:
         raise UserError(f"cannot create the dataset folder {out}: {exc.strerror or exc}") from None
     try:

@@ -39,6 +39,8 @@ def atomic_write_bytes(path: Path, payload: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        if hasattr(os, "fchmod"):  # POSIX: mkstemp makes 0600 files; give the usual permissions
+            os.fchmod(fd, _FILE_MODE)
         with os.fdopen(fd, "wb") as fh:
             fh.write(payload)
             fh.flush()
@@ -51,6 +53,15 @@ def atomic_write_bytes(path: Path, payload: bytes) -> None:
     except BaseException:
         _remove_quietly(tmp)
         raise
+
+
+def _default_file_mode() -> int:
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+_FILE_MODE = _default_file_mode()
 
 
 def _remove_quietly(path) -> None:

@@ -412,3 +412,31 @@ def test_balanced_test_set_takes_the_same_number_of_each_class(toy_dataset):
     assert subset.names == ["circle_0000", "circle_0001", "triangle_0000", "triangle_0001"]
     assert tuple(subset.images.shape) == (4, 1, 16, 16)
     assert len(ex.balanced_test_set(toy_dataset, 16).classes) == 6  # all 3 + 3
+
+
+def test_run_experiment_runs_each_menu_entry_on_one_loaded_generator(toy_dataset):
+    from models.networks import UnetGenerator
+
+    torch.manual_seed(0)
+    graph = parse_generator(UnetGenerator(1, 3, 3, 4, "instance").eval(), 32)
+    seen = []
+    for key in ex.LOADED_MODEL_EXPERIMENTS:
+        result = ex.run_experiment(key, graph, toy_dataset, images=4, progress=lambda f, m: seen.append(f))
+        assert result.key == key and result.reading and result.figures
+        assert all(math.isfinite(v) for v in _leaves(result.numbers))
+    assert seen and max(seen) == 1.0
+    shift = ex.run_experiment("shift", graph, toy_dataset, images=4)
+    assert list(shift.numbers["accuracy"]) == ["loaded"] and set(shift.numbers["images"]) == {"centred", "shifted"}
+    with pytest.raises(UserError, match="unknown experiment"):
+        ex.run_experiment("architectures", graph, toy_dataset)
+
+
+def _leaves(value):
+    if isinstance(value, dict):
+        for v in value.values():
+            yield from _leaves(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from _leaves(v)
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        yield value

@@ -205,7 +205,7 @@ def test_a_rerun_with_other_settings_is_refused(tiny):
 def test_budget_limits_say_what_the_quick_budget_changes():
     assert budget_limits(BUDGETS["full"]) == []
     quick = " ".join(budget_limits(BUDGETS["quick"]))
-    assert "at most 30 s of training each" in quick and "at most 180 s" in quick
+    assert "at most 30 s of training each" in quick and "at most 240 s" in quick
     assert "Test split of 40 images per domain instead of 160" in quick
 
 

@@ -37,6 +37,10 @@ Experiments (generator: nn.Module or NetworkGraph; images: ScoringSet; progress,
                      per_class=10, shown_levels=4)
   6 shift_comparison(generators: {name: generator}, test_sets: {name: ScoringSet}, samples=3)
   7 filter_ranking(generator, images, layers=None, top_k=6, rank_by="output")
+run_experiment(key, generator, dataset, size=None, images=40, progress=None, cancelled=None)
+    -> ExperimentResult: experiments 2-7 (keys LOADED_MODEL_EXPERIMENTS) on one loaded generator with a
+    Test tab's defaults, figures drawn from `dataset` (the model's training dataset); the menu's one call
+shifted_params(params) -> ShapeDatasetParams        the shifted preset's shift, scaled to the canvas
 Measurements (pure numpy, used by the experiments and tested on their own):
   paint_labels(rgb, class_colors) -> int array (class index, -1 other)
   paint_fractions(rgb, region, class_colors) -> {class: fraction, "other": fraction, "pixels": n}
@@ -1112,9 +1116,60 @@ def _filter_figure(scan, response: torch.Tensor, top_k: int, sample_class: str) 
     return fig
 
 
+# =================================================================================================
+# One entry point for a GUI
+
+
+LOADED_MODEL_EXPERIMENTS = ("bottleneck", "skip", "unseen", "background", "shift", "filters")
+
+
+def shifted_params(params: ShapeDatasetParams) -> ShapeDatasetParams:
+    """`params` with the shifted preset's shift (48 px at 256 px), scaled to the canvas and kept inside it."""
+    from data.shapes import PRESETS
+
+    preset = PRESETS["shifted"]()
+    room = int(params.size / 2 - 1 - params.scale[1] * params.size / 2)
+    return replace(params, shift=max(1, min(round(preset.shift * params.size / 256), room)))
+
+
+def run_experiment(key: str, generator, dataset, size: int | None = None, images: int = 40,
+                   progress: Progress | None = None, cancelled: CancelCheck | None = None) -> ExperimentResult:
+    """Experiment `key` (one of LOADED_MODEL_EXPERIMENTS) on one loaded gray -> RGB generator, with the
+    settings a Test tab's Experiments menu offers: `images` test images of `dataset` (the model's training
+    dataset: a folder or manifest.json of a generated dataset), unseen and background figures drawn with
+    that dataset's parameters, and for "shift" the same test figures centred vs shifted (one model)."""
+    from data.shapes import load_manifest
+
+    if key not in LOADED_MODEL_EXPERIMENTS:
+        raise UserError(f"unknown experiment {key!r}: choose {', '.join(LOADED_MODEL_EXPERIMENTS)}")
+    if size is None:
+        if not isinstance(generator, NetworkGraph):
+            raise UserError("give the input size the generator runs at")
+        size = generator.input_shape[1]
+    graph = as_colourizer(generator, size)
+    manifest = load_manifest(dataset)
+    params = ShapeDatasetParams.from_dict(manifest["params"])
+    colours = {k: tuple(v) for k, v in manifest["class_colors"].items()}
+    hooks = {"progress": progress, "cancelled": cancelled}
+    if key == "unseen":
+        return unseen_figures(graph, size, params, colours, **hooks)
+    if key == "background":
+        return background_sweep(graph, size, params, colours, **hooks)
+    test = balanced_test_set(dataset, size, images)
+    if key == "bottleneck":
+        return bottleneck_nullification(graph, test, **hooks)
+    if key == "skip":
+        return skip_isolation(graph, test, **hooks)
+    if key == "filters":
+        return filter_ranking(graph, test, **hooks)
+    per_class = max(1, images // max(len(params.shapes), 1))
+    shifted = render_figures(shifted_params(params), size, per_class).scoring(colours)
+    return shift_comparison({"loaded": graph}, {"centred": test, "shifted": shifted}, **hooks)
+
+
 __all__ = [
     "ExperimentResult", "ExperimentCancelled", "FigureSet", "render_figures", "as_colourizer", "conv_layers",
-    "balanced_stems", "balanced_test_set",
+    "balanced_stems", "balanced_test_set", "run_experiment", "LOADED_MODEL_EXPERIMENTS", "shifted_params",
     "architecture_comparison", "measure_cyclegan", "cyclegan_accuracy", "LossCurve", "spread", "curve_summary", "bottleneck_nullification",
     "skip_isolation", "unseen_figures", "background_sweep", "shift_comparison", "filter_ranking",
     "paint_labels", "paint_fractions", "edge_and_interior", "edge_interior_colour", "rectangle_regions",

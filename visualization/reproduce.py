@@ -18,7 +18,8 @@ Threads: one torch thread per core the machine's other processes leave free at t
 thread_count); the report records the count.
 
 Time caps: a budget may stop a model after a number of wall-clock training seconds (curve evaluations
-excluded) by the Trainer's own stop request, which saves its state; the model is then evaluated as it is.
+and the final save excluded) by the Trainer's own stop request, after the iteration that reaches the cap;
+the Trainer saves its state and the model is evaluated as it is.
 
 Public API
 ----------
@@ -85,7 +86,7 @@ BUDGETS: dict[str, Budget] = {
         "A smaller budget that runs the whole pipeline in about 15 minutes on an idle 2-core CPU. What it changes "
         "from the original settings is listed below; its numbers are not those of the original settings, and the "
         "architecture models in particular train for seconds instead of hours.",
-        test_per_class=20, arch_seconds=30.0, toy_seconds=180.0, curve_val_images=8, curve_points=3,
+        test_per_class=20, arch_seconds=30.0, toy_seconds=240.0, curve_val_images=8, curve_points=3,
         probe_images=40, bg_levels=tuple(range(0, 256, 16)) + (255,), bg_per_class=10, per_aspect=10,
         per_unseen_shape=6, top_k=6),
     "full": Budget(
@@ -422,11 +423,7 @@ class Reproduction:
                       seed=self.seed)
         default = dataclasses.replace(PRESETS["default"](), **common)
         large = dataclasses.replace(default, train_per_class=b.large_train_per_class)
-        shifted_preset = PRESETS["shifted"]()
-        # The shifted preset's shift is for 256 px; scale it with the canvas, within what still fits.
-        room = int(b.canvas / 2 - 1 - shifted_preset.scale[1] * b.canvas / 2)
-        shift = max(1, min(round(shifted_preset.shift * b.canvas / 256), room))
-        shifted = dataclasses.replace(shifted_preset, **common, shift=shift)
+        shifted = ex.shifted_params(default)
         return {"default": default, "large": large, "shifted": shifted}
 
     def _dataset_dir(self, name: str) -> Path:
@@ -535,9 +532,11 @@ class Reproduction:
                                              f"{used:.0f} s" + (f" of {state.cap:g} s" if state.cap else ""))
                 if stop_reason is None and state.cap and used >= state.cap:
                     stop_reason = "time cap"
-                    trainer.request_stop()  # the Trainer saves its state before it returns
-                if stop_reason is None and self._cancelled is not None and self._cancelled():
+                elif stop_reason is None and self._cancelled is not None and self._cancelled():
                     stop_reason, cancelled = "cancelled", True
+                if stop_reason is not None:
+                    # The Trainer saves its state before it returns; that is not training time.
+                    state.freeze()
                     trainer.request_stop()
         except KeyboardInterrupt:
             trainer.save(reason="stop")
@@ -676,6 +675,11 @@ class _TrainingState:
 
     def exclude(self, seconds: float) -> None:
         self._excluded += seconds
+
+    def freeze(self) -> None:
+        """Stop counting: what follows (the Trainer's final save) is not training."""
+        self.now_used()
+        self._clock = None
 
     def now_used(self) -> float:
         if self._clock is not None:

@@ -36,6 +36,7 @@ def register(sub) -> None:
     p.add_argument("--gan-mode", choices=["lsgan", "vanilla"])
     p.add_argument("--seed", type=int)
     p.add_argument("--device", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--threads", type=int, help="CPU threads for torch (default: one per core)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out where it stopped")
     p.set_defaults(run=run_train)
 
@@ -72,7 +73,8 @@ def _config_from_args(args):
             setattr(n, attr, value)
     for attr, value in (("n_epochs", args.epochs), ("n_epochs_decay", args.epochs_decay),
                         ("batch_size", args.batch_size), ("lr", args.lr), ("lambda_identity", args.lambda_identity),
-                        ("gan_mode", args.gan_mode), ("seed", args.seed), ("device", args.device)):
+                        ("gan_mode", args.gan_mode), ("seed", args.seed), ("device", args.device),
+                        ("num_threads", args.threads)):
         if value is not None:
             setattr(t, attr, value)
     if args.size is not None:

@@ -34,11 +34,13 @@ NO_MODEL_TEXT = ("<h3>No model open</h3><p>Open a run folder (<b>File ▸ Open r
 
 
 class TestTab(QWidget):
-    """Signals: `model_opened(path)`, `status_changed(text)`, `idle()` when a background job ends."""
+    """Signals: `model_opened(path)` (a model the user chose: for the recent list), `model_changed()` (any
+    model now loaded, the bundled default too), `status_changed(text)`, `idle()` when a background job ends."""
 
     __test__ = False  # not a pytest test class, whatever its name
 
     model_opened = pyqtSignal(str)
+    model_changed = pyqtSignal()
     status_changed = pyqtSignal(str)
     idle = pyqtSignal()
 
@@ -290,6 +292,7 @@ class TestTab(QWidget):
             "G_B" if "G_A" not in model.graphs else self._preferred_generator(model)))
         self.generator.blockSignals(False)
         self._on_generator_changed()
+        self.model_changed.emit()
         if remember:
             self.model_opened.emit(str(path))
         self.status_changed.emit(f"Opened {path}")
