@@ -21,7 +21,8 @@ from app.widgets.image_viewer import ImagePanel
 
 MAX_ITEMS = 12  # list entries shown per list of records (a bottleneck scan has hundreds); the JSON has all
 MAX_INLINE = 32  # numbers shown in one cell for a list of plain values
-_LABEL_KEYS = ("aspect", "shape", "label", "name", "filter", "layer")  # what names a record in a list
+NAME_COLUMN_WIDTH = 360  # pixels; the table starts 560 wide
+_LABEL_KEYS = ("aspect", "shape", "filter", "layer", "level", "name", "label")  # what names a record, shortest first
 
 
 def format_value(value) -> str:
@@ -36,12 +37,13 @@ def format_value(value) -> str:
     return str(value)
 
 
-def _record_label(item, index: int) -> str:
+def _record_key(item) -> str | None:
+    """The field that names a record of a list (its row would only repeat the label)."""
     if isinstance(item, dict):
         for key in _LABEL_KEYS:
-            if key in item and not isinstance(item[key], (dict, list)):
-                return f"{key} {format_value(item[key])}"
-    return str(index)
+            if key in item and not isinstance(item[key], (dict, list, tuple)):
+                return key
+    return None
 
 
 def flatten(value, prefix: str = "") -> list[tuple[str, str]]:
@@ -59,7 +61,12 @@ def flatten(value, prefix: str = "") -> list[tuple[str, str]]:
             return [(prefix, ", ".join(cells) + more if cells else "—")]
         rows = []
         for i, item in enumerate(value[:MAX_ITEMS]):
-            rows += flatten(item, f"{prefix} [{_record_label(item, i)}]")
+            key = _record_key(item)
+            if key is None:
+                rows += flatten(item, f"{prefix} [{i}]")
+            else:
+                rest = {k: v for k, v in item.items() if k != key}
+                rows += flatten(rest, f"{prefix} [{key} {format_value(item[key])}]")
         if len(value) > MAX_ITEMS:
             rows.append((f"{prefix} …", f"{len(value) - MAX_ITEMS} more entries (all in the saved JSON)"))
         return rows
@@ -97,9 +104,17 @@ class ExperimentDialog(QDialog):
         self.table.verticalHeader().setVisible(False)
         self.table.setEditTriggers(QTableWidget.NoEditTriggers)
         for row, (name, value) in enumerate(self.rows):
-            self.table.setItem(row, 0, QTableWidgetItem(name))
-            self.table.setItem(row, 1, QTableWidgetItem(value))
-        self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeToContents)
+            for column, text in enumerate((name, value)):
+                cell = QTableWidgetItem(text)
+                cell.setToolTip(text)  # long names and values (labels, lists) are elided in the cell
+                self.table.setItem(row, column, cell)
+        # Both columns stay visible: names get at most 360 of the table's 560 pixels, the rest elides in
+        # the middle (the start says which record, the end which number).
+        self.table.setTextElideMode(Qt.ElideMiddle)
+        self.table.setWordWrap(False)
+        self.table.resizeColumnToContents(0)
+        self.table.setColumnWidth(0, min(self.table.columnWidth(0), NAME_COLUMN_WIDTH))
+        self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.Interactive)
         self.table.horizontalHeader().setStretchLastSection(True)
 
         self.figures = QTabWidget()
@@ -115,7 +130,7 @@ class ExperimentDialog(QDialog):
         split.addWidget(self.figures)
         split.setStretchFactor(0, 2)
         split.setStretchFactor(1, 3)
-        split.setSizes([420, 680])
+        split.setSizes([560, 600])
 
         self.save_button = QPushButton("Save report…")
         self.save_button.setToolTip("Write the report as Markdown, the figures as PNG and every number as JSON into "

@@ -39,23 +39,19 @@ PROGRESS_STEPS = 1000
 
 def colourizer_of(model, preferred: str) -> str:
     """The loaded model's gray -> RGB generator: `preferred` when it is one, else the other; UserError
-    (the parser's message about the preferred one) when neither maps 1 -> 3 channels."""
+    naming what each generator maps when neither takes 1 channel to 3."""
     from visualization.experiments import as_colourizer
 
-    order = [preferred] + [k for k in model.graphs if k != preferred]
-    first_error = None
-    for which in order:
-        if which not in model.graphs:
-            continue
-        try:
-            as_colourizer(model.graphs[which])
-            return which
-        except UserError as exc:
-            first_error = first_error or exc
+    for which in [preferred] + [k for k in model.graphs if k != preferred]:
+        if which in model.graphs:
+            try:
+                as_colourizer(model.graphs[which])
+                return which
+            except UserError:
+                continue
     shapes = ", ".join(f"{k} maps {g.input_shape[0]} -> {g.output_shape[0]} channels" for k, g in model.graphs.items())
     raise UserError(f"The experiments study a gray -> RGB colourizer (1 -> 3 channels), and this model has none "
-                    f"({shapes}). Open the run folder, or the .pth of the generator that colourizes."
-                    + (f"\n\n{first_error}" if first_error else ""))
+                    f"({shapes}). Open the run folder, or the .pth of the generator that colourizes.")
 
 
 class ExperimentsMenu(QObject):

@@ -11,6 +11,8 @@ itself, between two steps, and emits plain numpy arrays.
 """
 from __future__ import annotations
 
+import copy
+
 import errno
 import logging
 import threading
@@ -289,11 +291,12 @@ def _as_image(t: torch.Tensor) -> np.ndarray:
 
 # --- ablation scan -------------------------------------------------------------------------------
 class AblationWorker(Worker):
-    """Ranks a layer's filters (visualization.ablation) on a private parse of the generator.
+    """Ranks a layer's filters (visualization.ablation) on a private copy of the generator.
 
-    The GUI keeps using its own graph and probe meanwhile: the worker traces the same (read-only)
-    network again, so no cached kernel or activation is shared between the threads. `progressed((done,
-    total))` after every chunk; an abort returns the partial ranking.
+    The GUI keeps using its own graph and probe meanwhile. The worker copies the network (in its own
+    thread: a deep copy of a large U-Net takes longer than a GUI frame) because every traced run
+    switches its network between eval and train modes, which must never race with the GUI's runs.
+    `progressed((done, total))` after every chunk; an abort returns the partial ranking.
     """
 
     job = "the ablation scan"
@@ -313,7 +316,7 @@ class AblationWorker(Worker):
         from visualization.ablation import ScoringSet, ablate_layer
         from visualization.parser import parse_generator
 
-        graph = parse_generator(self.net, self.size, self.inputs.shape[-3])
+        graph = parse_generator(copy.deepcopy(self.net), self.size, self.inputs.shape[-3])
         scoring = None
         if self.scoring_dataset:
             scoring = ScoringSet.from_dataset(self.scoring_dataset, self.size, limit=32)
@@ -359,7 +362,8 @@ def run_loaded_experiment(key: str, graph, size: int, dataset: str = "", level: 
     else:
         params = ShapeDatasetParams()
         colours = params.class_colors()
-        source = "the default toy-dataset parameters (the model has no generated dataset)"
+        missing = f"no generated dataset at {dataset}" if dataset else "the model names no dataset"
+        source = f"the default toy-dataset parameters ({missing})"
     hooks = {"progress": progress, "cancelled": cancelled}
     if key == "unseen":
         return ex.unseen_figures(graph, size, params, colours, **hooks), f"unseen figures rendered with {source}"

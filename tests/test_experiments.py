@@ -3,6 +3,7 @@ that paint by a known rule (so nothing here depends on a network learning anythi
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -247,6 +248,8 @@ def test_isolating_skip_1_removes_the_deep_path(scoring):
     triangle_share = sum(e for e, c in zip(edges, scoring.classes) if c == "triangle") / sum(edges)
     assert n["isolated"]["edge"]["true_colour"] == pytest.approx(triangle_share)
     assert n["accuracy_intact"] == 0.5 and n["accuracy_isolated"] == 0.5
+    assert n["per_class_intact"] == {"circle": 1.0, "triangle": 0.0}  # yellow: the tie goes to the first class
+    assert n["per_class_isolated"] == {"circle": 0.0, "triangle": 1.0}
 
 
 def test_edge_and_interior_colour_on_hand_made_outputs(figures, scoring):
@@ -280,12 +283,22 @@ def test_unseen_squares_painted_red_in_the_centre_and_green_in_the_corners():
     assert square["centre"]["circle"] == 1.0 and square["centre"]["pixels"] > 0
     assert square["corners"]["triangle"] == 1.0 and square["corners"]["pixels"] > 0
     assert square["shape_pixels"]["other"] == 0.0
+    assert square["coloured_outside_per_shape_pixel"] == 0.0  # the painter keeps to the figure
     assert square["shape_pixels"]["circle"] + square["shape_pixels"]["triangle"] == pytest.approx(1.0)
     # The 1:6 rectangle is 5.3 px wide: entirely within 8 px of the centre across, its ends beyond.
     thin = result.numbers["per_aspect"][1]
     assert thin["centre"]["circle"] == 1.0 and thin["corners"]["triangle"] == 1.0
     assert [r["shape"] for r in result.numbers["per_shape"]] == ["ellipse"]
     assert set(result.figures) == {"unseen_fractions", "unseen_rectangles", "unseen_shapes"}
+
+
+def test_colour_outside_the_figure_is_counted_per_figure_pixel():
+    base = ShapeDatasetParams(size=32, antialias=False, seed=4)
+    result = ex.unseen_figures(HalfPainter(32), 32, base, COLOURS, aspects=(2.0,), per_aspect=3, shapes=[])
+    figs = ex.render_figures(replace(base, shapes=("rectangle",), aspect=(2.0, 2.0), test_per_class=3), 32)
+    inside = sum(int((c == 255).sum()) for c in figs.coverages)
+    outside = sum(int((c == 0).sum()) for c in figs.coverages)
+    assert result.numbers["per_aspect"][0]["coloured_outside_per_shape_pixel"] == pytest.approx(outside / inside)
 
 
 def test_unseen_figures_all_red_for_a_painter_of_every_bright_pixel():
@@ -310,6 +323,14 @@ def test_background_sweep_follows_a_painter_of_the_image_mean():
     assert n["per_class"] == {"circle": [0.0, 1.0], "triangle": [1.0, 0.0]}
     assert n["accuracy"] == [0.5, 0.5]
     assert n["layer2"]["levels_shown"] == [0, 255]
+    assert n["background_coloured"] == [1.0, 1.0]  # the whole image is painted either way
+
+
+def test_background_sweep_counts_the_coloured_background():
+    # The bright-pixel painter leaves a black background alone and paints a white one.
+    result = ex.background_sweep(RadialPainter(32, 100.0), 32, ShapeDatasetParams(size=32, seed=2), COLOURS,
+                                 levels=(0, 255), per_class=2)
+    assert result.numbers["background_coloured"] == [0.0, 1.0]
 
 
 def test_background_sweep_refuses_levels_out_of_range():

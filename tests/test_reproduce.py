@@ -132,11 +132,24 @@ def test_a_time_cap_stops_training_after_the_iteration_that_reached_it(tmp_path)
     result = pipeline._train(TOY_MODELS[0])
     assert result["stopped_by"] == "time cap" and result["iterations"] == 1
     assert result["curve"][-1]["step"] == 1
-    progress = json.loads((tmp_path / "capped" / "runs" / "toy" / "progress.json").read_text())
-    assert progress["saved_step"] == 1
-    # Rerun: the cap is used up, so the model is evaluated as it is, without training.
-    again = Reproduction(tmp_path / "capped", budget)._train(TOY_MODELS[0])
+    run = tmp_path / "capped" / "runs" / "toy"
+    assert json.loads((run / "progress.json").read_text())["saved_step"] == 1
+    assert (run / "latest_net_G_B.pth").is_file() and not (run / "training_state.pth").exists()
+
+
+def test_a_run_whose_cap_is_used_up_is_evaluated_without_training(tmp_path, monkeypatch):
+    budget = dataclasses.replace(BUDGETS["tiny"], toy_seconds=1e-9, toy_epochs=(3, 0))
+    out = tmp_path / "capped"
+    pipeline = Reproduction(out, budget)
+    pipeline._prepare_out_dir()
+    pipeline._datasets()
+    with monkeypatch.context() as m:
+        m.setattr(Path, "unlink", lambda self, missing_ok=False: None)  # as if it stopped before cleaning up
+        pipeline._train(TOY_MODELS[0])
+    recorder = Recorder()
+    again = Reproduction(out, budget, listener=recorder)._train(TOY_MODELS[0])
     assert again["iterations"] == 1 and again["stopped_by"] == "time cap"
+    assert not [m for m in recorder.messages if "iteration" in m]
 
 
 def test_an_interrupted_training_resumes_where_it_stopped(tmp_path, tiny):

@@ -47,6 +47,7 @@ Measurements (pure numpy, used by the experiments and tested on their own):
   edge_and_interior(mask, width) -> (edge, interior)
   rectangle_regions(geometry, canvas, out) -> {"centre", "corners", "sides"} bool maps
   coverage_at(mask, h, w) -> bool map of the pixels at least half covered
+  untouched_at(coverage, h, w) -> bool map of the pixels the shape does not touch
 """
 from __future__ import annotations
 
@@ -334,6 +335,14 @@ def coverage_at(mask: np.ndarray, h: int, w: int) -> np.ndarray:
     if frac.shape != (h, w):
         frac = cv2.resize(frac, (w, h), interpolation=cv2.INTER_AREA)
     return frac >= 0.5
+
+
+def untouched_at(coverage: np.ndarray, h: int, w: int) -> np.ndarray:
+    """Pixels of an h x w output that a (canvas-size) uint8 coverage does not touch at all."""
+    frac = np.asarray(coverage).astype(np.float32)
+    if frac.shape != (h, w):
+        frac = cv2.resize(frac, (w, h), interpolation=cv2.INTER_AREA)
+    return frac <= 0
 
 
 def edge_and_interior(mask: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray]:
@@ -661,6 +670,7 @@ def skip_isolation(generator, images: ScoringSet, level: int = 1, edge_width: in
         "images": len(images.classes), "level": level, "edge_width_px": edge_width,
         "zeroed_layers": masks.edited_layers(),
         "accuracy_intact": s_intact.accuracy, "accuracy_isolated": s_isolated.accuracy,
+        "per_class_intact": s_intact.per_class, "per_class_isolated": s_isolated.per_class,
         "intact": regions[0], "isolated": regions[1],
     }
     e, i = regions[1]["edge"], regions[1]["interior"]
@@ -787,17 +797,21 @@ def _unseen_stats(figs: FigureSet, outputs: list[np.ndarray], class_colors: dict
     score = score_images([None] * len(outputs), outputs, figs.classes, class_colors, masks=figs.masks)
     for p in score.predictions:
         predicted[p["predicted"]] = predicted.get(p["predicted"], 0) + 1
+    outside_coloured = 0
     for out, coverage, geometry in zip(outputs, figs.coverages, figs.geometries):
         h, w = out.shape[:2]
         shape = coverage_at(coverage, h, w)
         labels = paint_labels(out, class_colors)
         labels_all.append(labels[shape])
+        outside_coloured += int((labels[untouched_at(coverage, h, w)] >= 0).sum())
         if rectangles:
             regions = rectangle_regions(geometry[0], figs.canvas, h)
             for name in by_region:
                 by_region[name].append(labels[shape & regions[name]])
-    stats = {"figures": len(outputs), "shape_pixels": _fractions_from_labels(np.concatenate(labels_all), classes),
-             "figures_classified_as": predicted}
+    shape_pixels = _fractions_from_labels(np.concatenate(labels_all), classes)
+    # Colour painted where the figure is not, per pixel of figure: 0 for a translation that keeps the outline.
+    stats = {"figures": len(outputs), "shape_pixels": shape_pixels, "figures_classified_as": predicted,
+             "coloured_outside_per_shape_pixel": outside_coloured / max(shape_pixels["pixels"], 1)}
     if rectangles:
         stats.update({name: _fractions_from_labels(np.concatenate(parts), classes) for name, parts in by_region.items()})
     return stats
@@ -816,6 +830,8 @@ def _unseen_reading(per_aspect, per_shape, trained, names) -> str:
                  f"{_pct(first['centre'][a])}, {names[b]} {_pct(first['corners'][b])} vs {_pct(first['centre'][b])}; "
                  f"at 1:{last['aspect']:g}: {names[a]} {_pct(last['corners'][a])} vs {_pct(last['centre'][a])}, "
                  f"{names[b]} {_pct(last['corners'][b])} vs {_pct(last['centre'][b])}.")
+    text += (" Pixels painted a class colour outside the figure, per figure pixel: "
+             + ", ".join(f"1:{r['aspect']:g} {r['coloured_outside_per_shape_pixel']:.2f}" for r in per_aspect) + ".")
     if per_shape:
         text += " Other shapes, " + f"{names[a]} / {names[b]}: " + "; ".join(
             f"{r['shape']} {_pct(r['shape_pixels'][a])} / {_pct(r['shape_pixels'][b])}" for r in per_shape) + "."
@@ -832,11 +848,13 @@ def _unseen_plot(rows, trained, names) -> Figure:
         ax2.plot(x, [_nan(r["corners"][cls]) for r in rows], "o-", color=colour, label=f"{names[cls]}, corners")
         ax2.plot(x, [_nan(r["centre"][cls]) for r in rows], "s--", color=colour, label=f"{names[cls]}, centre")
     ax1.plot(x, [_nan(r["shape_pixels"]["other"]) for r in rows], "^:", color="0.4", label="neither")
+    ax1.plot(x, [r["coloured_outside_per_shape_pixel"] for r in rows], "x--", color="tab:purple",
+             label="coloured outside / figure pixels")
     ax1.set_title("fraction of shape pixels painted", fontsize=9)
     ax2.set_title("corners vs centre of the rectangle", fontsize=9)
     for ax in (ax1, ax2):
         ax.set_xlabel("aspect ratio (long side / short side)", fontsize=8)
-        ax.set_ylim(-0.02, 1.02)
+        ax.set_ylim(-0.02, max(1.02, max(r["coloured_outside_per_shape_pixel"] for r in rows) + 0.05))
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
     return fig
@@ -886,6 +904,7 @@ def background_sweep(generator, size: int, base_params: ShapeDatasetParams | Non
     n_images = per_class * len(base_params.shapes)
     tracker = _Tracker(progress, cancelled, len(used) * (1 + _batches(n_images)) + 1)
     accuracy, per_class_acc, sample_inputs = [], {c: [] for c in base_params.shapes}, {}
+    background_coloured = []  # fraction of the pixels off the figures painted a class colour
     for level in used:
         params = replace(base_params, background=str(level), train_per_class=0, test_per_class=per_class)
         figs = render_figures(params, size)
@@ -893,11 +912,14 @@ def background_sweep(generator, size: int, base_params: ShapeDatasetParams | Non
         outputs = _u8(_translate(graph, figs.images, None, tracker, f"background {level}"))
         score = score_images([None] * len(outputs), outputs, figs.classes, class_colors, masks=figs.masks)
         accuracy.append(score.accuracy)
+        outside = [paint_labels(o, class_colors)[untouched_at(c, *o.shape[:2])] for o, c in zip(outputs, figs.coverages)]
+        background_coloured.append(float((np.concatenate(outside) >= 0).mean()))
         for c in per_class_acc:
             per_class_acc[c].append(score.per_class.get(c))
         sample_inputs[level] = (figs.images[0], outputs[0])
     training_bg = base_params.background
     numbers = {"levels": used, "accuracy": accuracy, "per_class": per_class_acc, "images_per_level": n_images,
+               "background_coloured": background_coloured,
                "excluded_levels": [l for l in requested if l == gray], "shape_gray_level": gray,
                "training_background": training_bg}
     reading = _background_reading(numbers)
@@ -939,6 +961,10 @@ def _background_reading(n: dict) -> str:
         train_level = None
     if train_level in levels:
         text += f" At the training background ({train_level}): {acc[levels.index(train_level)]:.1%}."
+    coloured = n["background_coloured"]
+    top = int(np.argmax(coloured))
+    text += (f" Share of background pixels painted a class colour: {min(coloured):.1%} to {coloured[top]:.1%} "
+             f"(background {levels[top]}).")
     return text
 
 
@@ -948,9 +974,10 @@ def _background_plot(n: dict) -> Figure:
     ax.plot(n["levels"], n["accuracy"], "o-", color="k", label="all figures", ms=3)
     for c, values in n["per_class"].items():
         ax.plot(n["levels"], [_nan(v) for v in values], "--", label=c, alpha=0.7)
+    ax.plot(n["levels"], n["background_coloured"], "x:", color="tab:purple", label="background pixels coloured")
     ax.axvline(n["shape_gray_level"], color="0.5", ls=":", label=f"shape gray level {n['shape_gray_level']}")
     ax.set_xlabel("background gray level", fontsize=8)
-    ax.set_ylabel("colourization accuracy", fontsize=8)
+    ax.set_ylabel("fraction", fontsize=8)
     ax.set_ylim(-0.02, 1.02)
     ax.set_xlim(-5, 260)
     ax.grid(alpha=0.3)
@@ -1173,5 +1200,5 @@ __all__ = [
     "architecture_comparison", "measure_cyclegan", "cyclegan_accuracy", "LossCurve", "spread", "curve_summary", "bottleneck_nullification",
     "skip_isolation", "unseen_figures", "background_sweep", "shift_comparison", "filter_ranking",
     "paint_labels", "paint_fractions", "edge_and_interior", "edge_interior_colour", "rectangle_regions",
-    "coverage_at", "colour_names", "figure_png", "ASPECTS", "QUESTIONS", "TITLES",
+    "coverage_at", "untouched_at", "colour_names", "figure_png", "ASPECTS", "QUESTIONS", "TITLES",
 ]

@@ -10,7 +10,8 @@ REPORT_DIR layout
     pipeline.json           budget and seed of this directory (a rerun with others is refused)
     datasets/<name>/        default, large (3x the training images), shifted
     runs/<model>/           Trainer run directories, plus progress.json: the loss-curve points and the
-                            training seconds used, in step with the Trainer's saved state
+                            training seconds used, in step with the Trainer's saved state (a run
+                            stopped by its time cap keeps its weights, not its resumable state)
     stages/<stage>.json     a finished stage's results and its wall time
     figures/*.png  report.md  report.html  results.json
 
@@ -136,8 +137,9 @@ def budget_limits(budget: Budget) -> list[str]:
         levels = budget.bg_levels
         shown = ", ".join(map(str, levels)) if len(levels) <= 5 else \
             f"{', '.join(map(str, levels[:3]))}, ..., {levels[-1]}"
-        out.append(f"Experiment 5 on {len(levels)} background levels ({shown}) with {budget.bg_per_class} "
-                   f"figure(s) per class each, instead of every level 0-255 with {full.bg_per_class}.")
+        out.append(f"Experiment 5 on the background levels {shown} ({len(levels)} levels) with "
+                   f"{budget.bg_per_class} figure(s) per class each, instead of every level 0-255 with "
+                   f"{full.bg_per_class}.")
     if (budget.per_aspect, budget.per_unseen_shape) != (full.per_aspect, full.per_unseen_shape):
         out.append(f"Experiment 4 on {budget.per_aspect} rectangle(s) per aspect ratio and {budget.per_unseen_shape} "
                    f"figure(s) per other shape, instead of {full.per_aspect} and {full.per_unseen_shape}.")
@@ -493,6 +495,9 @@ class Reproduction:
         self.listener.stage_progress(1.0, f"{spec.name}: evaluating on {test.count} test images")
         measured = ex.measure_cyclegan(trainer.model, test.batches, test.scoring)
         step = state.position()
+        if stopped_by == "time cap":
+            # A capped run is finished for good; its resumable state is most of its disk (1 GB for U-Net 128).
+            (run_dir / checkpoints.STATE_FILE).unlink(missing_ok=True)
         return {
             "name": spec.name, "label": spec.label, "preset": cfg.preset, "role": spec.role, "dataset": spec.dataset,
             "summary": _preset_summary(cfg), "config": cfg.to_dict(), "size": t.crop_size, "batch_size": t.batch_size,
