@@ -16,7 +16,8 @@ for package in ("models", "data", "visualization"):
     for info in pkgutil.iter_modules(pkg.__path__):
         importlib.import_module(f"{package}.{info.name}")
         loaded.append(f"{package}.{info.name}")
-for name in ("app.cli", "app.cli.inspect_commands", "app.cli.training_commands", "app.cli.dataset_commands"):
+for name in ("app.cli", "app.cli.inspect_commands", "app.cli.training_commands", "app.cli.dataset_commands",
+             "app.cli.reproduce_commands"):
     importlib.import_module(name)
 # Colormaps come from matplotlib: make sure that does not pick a Qt backend either.
 from visualization.render import colormap_lut

@@ -661,7 +661,8 @@ class _TrainingState:
         self.trainer, self.curve, self.used, self.per_epoch, self.cap = trainer, curve, used, per_epoch, cap
         self.run_dir = run_dir
         self.curve_seconds = 0.0
-        self._clock = None
+        self._clock = None  # perf_counter() when this session's training started; None: not counting
+        self._base = used
         self._excluded = 0.0
         self._saved = {"step": self.position(), "seconds": used}
 
