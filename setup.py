@@ -14,7 +14,7 @@ setup(
     install_requires=[
         # Upper bound: 2.13 is the newest release we test against; an open range would pull
         # a newer CUDA build (several GB) onto CPU-only laptops that already have a working torch.
-        "torch>=2.2,<2.14",
+        "torch>=2.4,<2.14",  # 2.4: fused Adam on CPU
         "numpy>=1.24",
         "opencv-python-headless>=4.8",
         "matplotlib>=3.7",
