@@ -85,7 +85,7 @@ def main() -> None:
             results[case, style] = float(out.strip().splitlines()[-1])
     ours, ref_style = results["unet_128", "ours"], results["unet_128", "reference"]
     target = REFERENCE_SECONDS / TARGET_SPEEDUP
-    print(f"unet_128, 128 px, batch 1, 3->1, identity 0:")
+    print("unet_128, 128 px, batch 1, 3->1, identity 0:")
     print(f"  reference-style step here: {ref_style:.3f} s/iter ({1 / ref_style:.2f} it/s)")
     print(f"  ours:                      {ours:.3f} s/iter ({1 / ours:.2f} it/s)")
     print(f"  speed-up vs reference-style here: {ref_style / ours:.2f}x")

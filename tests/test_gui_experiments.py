@@ -9,9 +9,6 @@ import shutil
 import pytest
 from PyQt5.QtWidgets import QInputDialog, QMessageBox, QProgressDialog, QPushButton
 
-pytest.importorskip("pytestqt")
-
-
 @pytest.fixture
 def window(qtbot, settings, workbench_home):
     from app.main_window import MainWindow

@@ -9,10 +9,6 @@ import torch
 from PyQt5.QtCore import Qt
 
 from models import checkpoints
-from tests.conftest import tiny_config
-
-pytest.importorskip("pytestqt")
-
 
 @pytest.fixture
 def train_tab(qtbot, workbench_home):
@@ -29,8 +25,7 @@ def train_tab(qtbot, workbench_home):
 
 
 def set_tiny(tab, dataset, epochs=1, decay=1):
-    """The form set to a tiny configuration (U-Net depth 3, ngf 4, 32 px, batch 4)."""
-    cfg = tiny_config(dataset)
+    """The form set to a tiny configuration (U-Net depth 3, ngf 4, 32 px, batch 2)."""
     tab.set_dataset(str(dataset))
     tab.form.preset.setCurrentText("toy")
     tab.form.epochs.setValue(epochs)

@@ -7,9 +7,6 @@ import numpy as np
 import pytest
 from PyQt5.QtCore import QPoint, QPointF, Qt
 
-pytest.importorskip("pytestqt")
-
-
 def wheel(widget, pos: QPoint, steps: int) -> None:
     from PyQt5.QtCore import QPoint as P
     from PyQt5.QtGui import QWheelEvent

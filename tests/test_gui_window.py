@@ -12,9 +12,6 @@ from PyQt5.QtCore import Qt
 from models import checkpoints
 from tests.conftest import live_runnables
 
-pytest.importorskip("pytestqt")
-
-
 @pytest.fixture
 def window(qtbot, settings, workbench_home):
     from app.main_window import MainWindow

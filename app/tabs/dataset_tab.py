@@ -5,12 +5,11 @@ from pathlib import Path
 
 import numpy as np
 from PyQt5.QtCore import Qt, QTimer, pyqtSignal
-from PyQt5.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QGridLayout, QGroupBox,
-                             QHBoxLayout, QLabel, QLineEdit, QProgressBar, QPushButton, QScrollArea,
-                             QSpinBox, QSplitter, QVBoxLayout, QWidget)
+from PyQt5.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QGridLayout, QGroupBox, QHBoxLayout, QLabel,
+                             QLineEdit, QProgressBar, QPushButton, QScrollArea, QSplitter, QVBoxLayout, QWidget)
 
 from app.dialogs import show_error, show_warning
-from app.widgets.forms import ColorButton, PathEdit, RangeSpin
+from app.widgets.forms import ColorButton, PathEdit, RangeSpin, spin_box
 from app.widgets.image_viewer import ImagePanel
 from app.workers import DatasetWorker
 from data.shapes import DEFAULT_COLORS, PRESETS, SHAPES, ShapeDatasetParams, render_scene
@@ -146,12 +145,7 @@ class DatasetTab(QWidget):
         return box
 
     def _spin(self, low, high, decimals=0, step=1.0, tip=""):
-        box = QSpinBox() if decimals == 0 else QDoubleSpinBox()
-        if decimals:
-            box.setDecimals(decimals)
-        box.setRange(low, high)
-        box.setSingleStep(step if decimals else int(step))
-        box.setToolTip(tip)
+        box = spin_box(low, high, tip, decimals, step)
         box.valueChanged.connect(self._on_changed)
         return box
 

@@ -3,7 +3,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PyQt5.QtWidgets import QComboBox, QDoubleSpinBox, QFormLayout, QGroupBox, QSpinBox
+from PyQt5.QtWidgets import QComboBox, QFormLayout, QGroupBox
+
+from app.widgets.forms import spin_box
 
 from models.config import PRESETS, RunConfig, preset_config, validate
 from models.errors import UserError
@@ -29,15 +31,6 @@ def dataset_summary(folder: str | Path) -> str:
     return " · ".join(counts)
 
 
-def _spin(low, high, tip: str, decimals: int = 0, step: float = 1.0):
-    box = QSpinBox() if decimals == 0 else QDoubleSpinBox()
-    if decimals:
-        box.setDecimals(decimals)
-    box.setRange(low, high)
-    box.setSingleStep(step if decimals else int(step))
-    box.setToolTip(tip)
-    return box
-
 
 class TrainingForm(QGroupBox):
     """Preset, epochs, decay epochs, batch size, learning rate, lambda cycle and identity, image size,
@@ -49,15 +42,15 @@ class TrainingForm(QGroupBox):
         self.preset.addItems(list(PRESETS))
         self.preset.setToolTip("Architecture and training defaults; the fields below override them")
         self.preset.activated.connect(lambda _: self.load_preset(self.preset.currentText()))
-        self.epochs = _spin(0, 100000, "Epochs at the initial learning rate")
-        self.epochs_decay = _spin(0, 100000, "Epochs of linear learning-rate decay to zero")
-        self.batch_size = _spin(1, 1024, "Images per step")
-        self.lr = _spin(0.000001, 1.0, "Generator learning rate (Adam)", decimals=6, step=0.0001)
-        self.lambda_cycle = _spin(0, 1000, "Weight of both cycle-consistency losses", decimals=2, step=1.0)
-        self.lambda_identity = _spin(0, 100, "Identity loss weight, relative to lambda cycle", decimals=2, step=0.1)
-        self.image_size = _spin(8, 1024, "Training image size (images are resized to it)")
-        self.ngf = _spin(1, 512, "Generator filters in the first layer")
-        self.depth = _spin(3, 8, "U-Net downsamplings (the bottleneck is this deep)")
+        self.epochs = spin_box(0, 100000, "Epochs at the initial learning rate")
+        self.epochs_decay = spin_box(0, 100000, "Epochs of linear learning-rate decay to zero")
+        self.batch_size = spin_box(1, 1024, "Images per step")
+        self.lr = spin_box(0.000001, 1.0, "Generator learning rate (Adam)", decimals=6, step=0.0001)
+        self.lambda_cycle = spin_box(0, 1000, "Weight of both cycle-consistency losses", decimals=2, step=1.0)
+        self.lambda_identity = spin_box(0, 100, "Identity loss weight, relative to lambda cycle", decimals=2, step=0.1)
+        self.image_size = spin_box(8, 1024, "Training image size (images are resized to it)")
+        self.ngf = spin_box(1, 512, "Generator filters in the first layer")
+        self.depth = spin_box(3, 8, "U-Net downsamplings (the bottleneck is this deep)")
         self.device = QComboBox()
         self.device.addItems(["auto", "cpu", "cuda"])
         form = QFormLayout(self)

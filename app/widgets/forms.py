@@ -7,6 +7,17 @@ from PyQt5.QtWidgets import (QColorDialog, QDoubleSpinBox, QFileDialog, QHBoxLay
                              QPushButton, QSpinBox, QToolButton, QWidget)
 
 
+def spin_box(low, high, tip: str = "", decimals: int = 0, step: float = 1.0):
+    """A QSpinBox (decimals 0) or QDoubleSpinBox with its range, step and tooltip set."""
+    box = QSpinBox() if decimals == 0 else QDoubleSpinBox()
+    if decimals:
+        box.setDecimals(decimals)
+    box.setRange(low, high)
+    box.setSingleStep(step if decimals else int(step))
+    box.setToolTip(tip)
+    return box
+
+
 class PathEdit(QWidget):
     """A path field and a Browse button; `path_changed(str)` when editing ends or a path is picked."""
 
