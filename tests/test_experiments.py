@@ -14,6 +14,7 @@ from data.scoring import score_images
 from data.shapes import ShapeDatasetParams, ShapeGeometry, render_coverage
 from models.errors import UserError
 from visualization import experiments as ex
+from visualization import measurements as ms
 from visualization.ablation import ScoringSet
 from visualization.parser import parse_generator
 
@@ -141,7 +142,7 @@ def planted_net() -> nn.Module:
 def test_paint_labels_follow_hue_and_chroma():
     pixels = np.array([[RED, GREEN, (0, 0, 255), (128, 20, 20), (128, 128, 128), (255, 255, 0), (255, 140, 0),
                         (100, 70, 70), (0, 0, 0)]], np.uint8)
-    labels = ex.paint_labels(pixels, COLOURS)
+    labels = ms.paint_labels(pixels, COLOURS)
     # dark red and orange (hue 33) are red; blue, gray, yellow (hue 60, between), pale (chroma 30), black are not
     assert labels.tolist() == [[0, 1, -1, 0, -1, -1, 0, -1, -1]]
 
@@ -152,20 +153,20 @@ def test_paint_fractions_count_the_region_only():
     image[:, 2] = GREEN
     region = np.zeros((4, 4), bool)
     region[:2, 1:] = True  # 2 red, 2 green, 2 black pixels
-    f = ex.paint_fractions(image, region, COLOURS)
+    f = ms.paint_fractions(image, region, COLOURS)
     assert f == {"circle": pytest.approx(1 / 3), "triangle": pytest.approx(1 / 3), "other": pytest.approx(1 / 3),
                  "pixels": 6}
-    empty = ex.paint_fractions(image, np.zeros((4, 4), bool), COLOURS)
+    empty = ms.paint_fractions(image, np.zeros((4, 4), bool), COLOURS)
     assert empty == {"circle": None, "triangle": None, "other": None, "pixels": 0}
 
 
 def test_edge_and_interior_of_a_square():
     mask = np.zeros((10, 10), bool)
     mask[2:8, 2:8] = True  # 6 x 6
-    edge, interior = ex.edge_and_interior(mask, 1)
+    edge, interior = ms.edge_and_interior(mask, 1)
     assert (edge.sum(), interior.sum()) == (20, 16)
     assert not (edge & interior).any() and ((edge | interior) == mask).all()
-    edge, interior = ex.edge_and_interior(mask, 2)
+    edge, interior = ms.edge_and_interior(mask, 2)
     assert (edge.sum(), interior.sum()) == (32, 4)
     assert interior[4:6, 4:6].all()
 
@@ -174,7 +175,7 @@ def test_edge_and_interior_of_a_square():
 def test_rectangle_regions_take_a_quarter_each_and_the_centre_lies_inside(aspect, rotation):
     g = ShapeGeometry("rectangle", (127.5, 127.5), 200.0, rotation, aspect)
     shape = render_coverage([g], 256, antialias=False) > 0
-    regions = ex.rectangle_regions(g, 256, 256)
+    regions = ms.rectangle_regions(g, 256, 256)
     inside = shape.sum()
     # A wrong rotation convention would put much of a long rectangle's "centre" outside the shape.
     assert (regions["centre"] & shape).sum() / regions["centre"].sum() > 0.98
@@ -185,8 +186,8 @@ def test_rectangle_regions_take_a_quarter_each_and_the_centre_lies_inside(aspect
 
 def test_regions_map_output_pixels_to_the_canvas():
     g = ShapeGeometry("rectangle", (127.5, 127.5), 200.0, 0.0, 1.0)
-    small = ex.rectangle_regions(g, 256, 64)
-    big = ex.rectangle_regions(g, 256, 256)
+    small = ms.rectangle_regions(g, 256, 64)
+    big = ms.rectangle_regions(g, 256, 256)
     assert small["centre"].shape == (64, 64)
     # Each output pixel is the 4 x 4 block of canvas pixels around its centre.
     assert (small["centre"] == big["centre"][1::4, 1::4]).mean() > 0.97
@@ -195,7 +196,7 @@ def test_regions_map_output_pixels_to_the_canvas():
 def test_coverage_at_keeps_half_covered_pixels():
     coverage = np.zeros((8, 8), np.uint8)
     coverage[:, :3] = 255  # 3 of 8 columns: at 4 x 4, column 0 full, column 1 half covered
-    out = ex.coverage_at(coverage, 4, 4)
+    out = ms.coverage_at(coverage, 4, 4)
     assert out[:, :2].all() and not out[:, 2:].any()
 
 
@@ -244,7 +245,7 @@ def test_isolating_skip_1_removes_the_deep_path(scoring):
         assert isolated["triangle"] == 1.0 and isolated["coloured"] == 1.0  # green only
         assert isolated["mean_chroma"] == 255.0
     # Own class colour: the share of pixels that belong to triangles, since everything is green.
-    edges = [ex.edge_and_interior(ex.coverage_at(m, 32, 32), 1)[0].sum() for m in scoring.masks]
+    edges = [ms.edge_and_interior(ms.coverage_at(m, 32, 32), 1)[0].sum() for m in scoring.masks]
     triangle_share = sum(e for e, c in zip(edges, scoring.classes) if c == "triangle") / sum(edges)
     assert n["isolated"]["edge"]["true_colour"] == pytest.approx(triangle_share)
     assert n["accuracy_intact"] == 0.5 and n["accuracy_isolated"] == 0.5
@@ -256,8 +257,8 @@ def test_edge_and_interior_colour_on_hand_made_outputs(figures, scoring):
     """Outputs painted red on a 1-pixel edge band and left gray inside: the measurement finds exactly that."""
     outputs = []
     for mask in scoring.masks:
-        shape = ex.coverage_at(mask, 32, 32)
-        edge, interior = ex.edge_and_interior(shape, 1)
+        shape = ms.coverage_at(mask, 32, 32)
+        edge, interior = ms.edge_and_interior(shape, 1)
         out = np.zeros((32, 32, 3), np.uint8)
         out[edge] = RED
         out[interior] = (128, 128, 128)
@@ -265,7 +266,7 @@ def test_edge_and_interior_colour_on_hand_made_outputs(figures, scoring):
     stats = ex.edge_interior_colour([outputs], scoring, edge_width=1)[0]
     assert stats["edge"]["circle"] == 1.0 and stats["edge"]["coloured"] == 1.0
     assert stats["interior"]["other"] == 1.0 and stats["interior"]["mean_chroma"] == 0.0
-    circles = sum(ex.edge_and_interior(ex.coverage_at(m, 32, 32), 1)[0].sum()
+    circles = sum(ms.edge_and_interior(ms.coverage_at(m, 32, 32), 1)[0].sum()
                   for m, c in zip(scoring.masks, scoring.classes) if c == "circle")
     assert stats["edge"]["true_colour"] == pytest.approx(circles / stats["edge"]["pixels"])
 

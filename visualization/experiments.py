@@ -9,11 +9,8 @@ in a FigureCanvasQTAgg, the report saves them as PNG). Experiments build their o
 touch the caller's gains. Long loops call `progress(fraction, message)` and poll `cancelled()`; when it
 returns True they raise ExperimentCancelled.
 
-What "painted red" means: a pixel is painted with a class's colour when its chroma (max - min channel,
-0-255) is at least MIN_CHROMA and its hue lies within MAX_HUE_DISTANCE degrees of that colour's hue
-(the nearest such class wins); otherwise it counts as "other" (gray, black, white, or a hue of no
-class). Pixel-level measurements use the pixels at least half covered by a shape at the output
-resolution; accuracies use data.scoring's rule (mean colour of the shape interior, nearest class colour).
+What "painted red" means is defined in visualization/measurements.py (chroma and hue rules). Pixel-level
+measurements use the pixels at least half covered by a shape at the output resolution; accuracies use data.scoring's rule (mean colour of the shape interior, nearest class colour).
 
 Public API
 ----------
@@ -41,18 +38,13 @@ run_experiment(key, generator, dataset, size=None, images=40, progress=None, can
     -> ExperimentResult: experiments 2-7 (keys LOADED_MODEL_EXPERIMENTS) on one loaded generator with a
     Test tab's defaults, figures drawn from `dataset` (the model's training dataset); the menu's one call
 shifted_params(params) -> ShapeDatasetParams        the shifted preset's shift, scaled to the canvas
-Measurements (pure numpy, used by the experiments and tested on their own):
-  paint_labels(rgb, class_colors) -> int array (class index, -1 other)
-  paint_fractions(rgb, region, class_colors) -> {class: fraction, "other": fraction, "pixels": n}
-  edge_and_interior(mask, width) -> (edge, interior)
-  rectangle_regions(geometry, canvas, out) -> {"centre", "corners", "sides"} bool maps
-  coverage_at(mask, h, w) -> bool map of the pixels at least half covered
+Measurements (pure numpy, in visualization/measurements.py, tested on their own):
+  paint_labels, paint_fractions, edge_and_interior, rectangle_regions, coverage_at, untouched_at
   untouched_at(coverage, h, w) -> bool map of the pixels the shape does not touch
 """
 from __future__ import annotations
 
 import io
-import math
 import time
 from dataclasses import dataclass, field, replace
 from typing import Callable, Iterable, Sequence
@@ -70,14 +62,14 @@ from data.unaligned import to_image, to_tensor
 from models.errors import UserError
 from visualization.ablation import ScoringSet, ablate_layer
 from visualization.masks import MaskSet
+from visualization.measurements import (coverage_at, edge_and_interior, fractions_from_labels, paint_fractions,
+                                        paint_labels, pixel_chroma, rectangle_regions, untouched_at)
 from visualization.parser import NetworkGraph, parse_generator
 from visualization.render import image_rgb, render_map, tile_grid
 
 Progress = Callable[[float, str], None]
 CancelCheck = Callable[[], bool]
 
-MIN_CHROMA = 48
-MAX_HUE_DISTANCE = 45.0
 ASPECTS = (1.0, 1.5, 2.0, 3.0, 4.0, 5.0, 6.0)
 TRAIN_TOTAL_KEYS = ("G_A", "G_B", "cycle_A", "cycle_B", "idt_A", "idt_B")
 _BATCH = 16
@@ -278,101 +270,6 @@ def conv_layers(graph: NetworkGraph) -> list:
     """Convolutions of the contracting path, in order (the "first layer" is the first of them)."""
     convs = [l for l in graph.layers if l.kind == "conv" and l.side == "down"]
     return convs or [graph.layers[0]]
-
-
-# =================================================================================================
-# Measurements
-
-
-def _hue(rgb: np.ndarray) -> np.ndarray:
-    """Hue in degrees [0, 360) from the opponent axes (exact for primaries: red 0, green 120, blue 240)."""
-    r, g, b = (rgb[..., i].astype(np.float64) for i in range(3))
-    return np.degrees(np.arctan2(math.sqrt(3) * (g - b), 2 * r - g - b)) % 360
-
-
-def _chroma(rgb: np.ndarray) -> np.ndarray:
-    rgb = rgb.astype(np.int16)
-    return rgb.max(axis=-1) - rgb.min(axis=-1)
-
-
-def paint_labels(rgb: np.ndarray, class_colors: dict) -> np.ndarray:
-    """Per pixel of an H x W x 3 uint8 image: the index (class_colors order) of the class colour it is
-    painted with, or -1 (see the module docstring for the rule)."""
-    rgb = np.asarray(rgb)
-    labels = np.full(rgb.shape[:2], -1, np.int64)
-    colours = np.asarray([class_colors[c] for c in class_colors], np.float64).reshape(-1, 3)
-    usable = [i for i, c in enumerate(colours) if c.max() - c.min() >= MIN_CHROMA]
-    if not usable:
-        return labels
-    hue = _hue(rgb)
-    coloured = _chroma(rgb) >= MIN_CHROMA
-    class_hues = _hue(colours[usable])
-    dist = np.abs(hue[..., None] - class_hues)
-    dist = np.minimum(dist, 360 - dist)
-    nearest = dist.argmin(axis=-1)
-    ok = coloured & (dist.min(axis=-1) <= MAX_HUE_DISTANCE)
-    labels[ok] = np.asarray(usable)[nearest[ok]]
-    return labels
-
-
-def paint_fractions(rgb: np.ndarray, region: np.ndarray, class_colors: dict) -> dict:
-    """Fractions of the region's pixels painted with each class colour and with none ("other")."""
-    return _fractions_from_labels(paint_labels(rgb, class_colors)[np.asarray(region, bool)], list(class_colors))
-
-
-def _fractions_from_labels(labels: np.ndarray, classes: list[str]) -> dict:
-    n = int(labels.size)
-    out = {c: (float((labels == i).sum()) / n if n else None) for i, c in enumerate(classes)}
-    out["other"] = float((labels < 0).sum()) / n if n else None
-    out["pixels"] = n
-    return out
-
-
-def coverage_at(mask: np.ndarray, h: int, w: int) -> np.ndarray:
-    """Pixels of an h x w output at least half covered by a (canvas-size) mask or uint8 coverage."""
-    m = np.asarray(mask)
-    frac = m.astype(np.float32) / (255.0 if m.dtype == np.uint8 else 1.0)
-    if frac.shape != (h, w):
-        frac = cv2.resize(frac, (w, h), interpolation=cv2.INTER_AREA)
-    return frac >= 0.5
-
-
-def untouched_at(coverage: np.ndarray, h: int, w: int) -> np.ndarray:
-    """Pixels of an h x w output that a (canvas-size) uint8 coverage does not touch at all."""
-    frac = np.asarray(coverage).astype(np.float32)
-    if frac.shape != (h, w):
-        frac = cv2.resize(frac, (w, h), interpolation=cv2.INTER_AREA)
-    return frac <= 0
-
-
-def edge_and_interior(mask: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray]:
-    """(edge, interior) of a bool shape mask: the edge is the band of `width` pixels inside its outline
-    (what `width` erosions by a 3x3 square remove), the interior what remains."""
-    m = np.asarray(mask, np.uint8)
-    interior = cv2.erode(m, np.ones((3, 3), np.uint8), iterations=int(width), borderType=cv2.BORDER_CONSTANT,
-                         borderValue=0).astype(bool)
-    return m.astype(bool) & ~interior, interior
-
-
-def rectangle_regions(g: ShapeGeometry, canvas: int, out: int) -> dict[str, np.ndarray]:
-    """Regions of a rectangle's frame at an out x out output of a canvas x canvas scene.
-
-    With u, v the distances from the centre along the long and the short side as fractions of the half
-    sides: "centre" is u < 1/2 and v < 1/2, "corners" u > 1/2 and v > 1/2 (each a quarter of the area),
-    "sides" the rest. Clip with a shape mask; the regions extend beyond the rectangle.
-    """
-    k = canvas / out
-    coords = (np.arange(out) + 0.5) * k - 0.5  # output pixel centres in canvas pixels
-    x, y = np.meshgrid(coords - g.center[0], g.center[1] - coords)  # y up, as the geometry's rotation is
-    t = math.radians(g.rotation)
-    along = np.abs(x * math.cos(t) + y * math.sin(t))
-    across = np.abs(-x * math.sin(t) + y * math.cos(t))
-    aspect = g.aspect or 1.0
-    r = g.size / 2
-    u = along / (r * aspect / math.hypot(1, aspect))
-    v = across / (r / math.hypot(1, aspect))
-    centre, corners = (u < 0.5) & (v < 0.5), (u > 0.5) & (v > 0.5)
-    return {"centre": centre, "corners": corners, "sides": ~centre & ~corners}
 
 
 def _pct(x) -> str:
@@ -699,7 +596,7 @@ def edge_interior_colour(output_sets: list[list[np.ndarray]], images: ScoringSet
         for out, mask, true in zip(outputs, images.masks, images.classes):
             shape = coverage_at(mask, *out.shape[:2])
             edge, interior = edge_and_interior(shape, edge_width)
-            labels, chroma = paint_labels(out, images.class_colors), _chroma(out)
+            labels, chroma = paint_labels(out, images.class_colors), pixel_chroma(out)
             own = classes.index(true) if true in classes else -2
             for name, region in (("edge", edge), ("interior", interior)):
                 pooled[name][0].append(labels[region])
@@ -708,7 +605,7 @@ def edge_interior_colour(output_sets: list[list[np.ndarray]], images: ScoringSet
         summary = {}
         for name, (labels, chroma, own) in pooled.items():
             labels = np.concatenate(labels) if labels else np.zeros(0, np.int64)
-            stats = _fractions_from_labels(labels, classes)
+            stats = fractions_from_labels(labels, classes)
             n = stats["pixels"]
             stats["coloured"] = None if not n else 1.0 - stats["other"]
             stats["true_colour"] = float(np.concatenate(own).mean()) if n else None
@@ -808,12 +705,12 @@ def _unseen_stats(figs: FigureSet, outputs: list[np.ndarray], class_colors: dict
             regions = rectangle_regions(geometry[0], figs.canvas, h)
             for name in by_region:
                 by_region[name].append(labels[shape & regions[name]])
-    shape_pixels = _fractions_from_labels(np.concatenate(labels_all), classes)
+    shape_pixels = fractions_from_labels(np.concatenate(labels_all), classes)
     # Colour painted where the figure is not, per pixel of figure: 0 for a translation that keeps the outline.
     stats = {"figures": len(outputs), "shape_pixels": shape_pixels, "figures_classified_as": predicted,
              "coloured_outside_per_shape_pixel": outside_coloured / max(shape_pixels["pixels"], 1)}
     if rectangles:
-        stats.update({name: _fractions_from_labels(np.concatenate(parts), classes) for name, parts in by_region.items()})
+        stats.update({name: fractions_from_labels(np.concatenate(parts), classes) for name, parts in by_region.items()})
     return stats
 
 
