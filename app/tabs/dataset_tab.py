@@ -6,10 +6,10 @@ from pathlib import Path
 import numpy as np
 from PyQt5.QtCore import Qt, QTimer, pyqtSignal
 from PyQt5.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QGridLayout, QGroupBox, QHBoxLayout, QLabel,
-                             QLineEdit, QProgressBar, QPushButton, QScrollArea, QSplitter, QVBoxLayout, QWidget)
+                             QLineEdit, QProgressBar, QPushButton, QSplitter, QVBoxLayout, QWidget)
 
 from app.dialogs import show_error, show_warning
-from app.widgets.forms import ColorButton, PathEdit, RangeSpin, spin_box
+from app.widgets.forms import ColorButton, PathEdit, RangeSpin, spin_box, vertical_scroll
 from app.widgets.image_viewer import ImagePanel
 from app.workers import DatasetWorker
 from data.shapes import DEFAULT_COLORS, PRESETS, SHAPES, ShapeDatasetParams, render_scene
@@ -66,11 +66,7 @@ class DatasetTab(QWidget):
         form.addWidget(self._geometry_box())
         form.addWidget(self._counts_box())
         form.addStretch(1)
-        scroll = QScrollArea()
-        scroll.setWidget(form_host)
-        scroll.setWidgetResizable(True)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
-        scroll.setMinimumWidth(form_host.minimumSizeHint().width() + 24)
+        scroll = vertical_scroll(form_host, margin=24)
 
         self.preview = ImagePanel("Preview: sample pairs (RGB domain | gray domain), training split")
         self.message = QLabel()

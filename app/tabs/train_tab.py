@@ -11,12 +11,12 @@ from pathlib import Path
 
 from PyQt5.QtCore import Qt, QTimer, pyqtSignal
 from PyQt5.QtWidgets import (QComboBox, QDoubleSpinBox, QFormLayout, QGridLayout, QGroupBox, QHBoxLayout, QLabel,
-                             QProgressBar, QPushButton, QScrollArea, QSizePolicy, QSplitter, QVBoxLayout, QWidget)
+                             QProgressBar, QPushButton, QSizePolicy, QSplitter, QVBoxLayout, QWidget)
 
 from app import locations
 from app.dialogs import show_error, show_warning
 from app.tabs.train_settings import TrainingForm, dataset_summary
-from app.widgets.forms import PathEdit
+from app.widgets.forms import PathEdit, vertical_scroll
 from app.widgets.image_viewer import ImagePanel
 from app.widgets.loss_plot import LossPlot
 from app.workers import DatasetWorker, TrainingWorker
@@ -71,11 +71,7 @@ class TrainTab(QWidget):
         cv.addWidget(self.form)
         cv.addWidget(self._run_box())
         cv.addStretch(1)
-        scroll = QScrollArea()
-        scroll.setWidget(controls)
-        scroll.setWidgetResizable(True)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
-        scroll.setMinimumWidth(controls.minimumSizeHint().width() + 20)
+        scroll = vertical_scroll(controls)
 
         self.views: dict[str, ImagePanel] = {}
         view_grid = QGridLayout()

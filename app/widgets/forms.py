@@ -1,10 +1,10 @@
 """Small form widgets: a folder/file field with a Browse button, a min-max pair, a colour swatch."""
 from __future__ import annotations
 
-from PyQt5.QtCore import pyqtSignal
+from PyQt5.QtCore import Qt, pyqtSignal
 from PyQt5.QtGui import QColor
 from PyQt5.QtWidgets import (QColorDialog, QDoubleSpinBox, QFileDialog, QHBoxLayout, QLabel, QLineEdit,
-                             QPushButton, QSpinBox, QToolButton, QWidget)
+                             QPushButton, QScrollArea, QSpinBox, QToolButton, QWidget)
 
 
 def spin_box(low, high, tip: str = "", decimals: int = 0, step: float = 1.0):
@@ -16,6 +16,16 @@ def spin_box(low, high, tip: str = "", decimals: int = 0, step: float = 1.0):
     box.setSingleStep(step if decimals else int(step))
     box.setToolTip(tip)
     return box
+
+
+def vertical_scroll(widget: QWidget, margin: int = 20) -> QScrollArea:
+    """`widget` in a scroll area that scrolls vertically only and is never narrower than the widget."""
+    scroll = QScrollArea()
+    scroll.setWidget(widget)
+    scroll.setWidgetResizable(True)
+    scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+    scroll.setMinimumWidth(widget.minimumSizeHint().width() + margin)
+    return scroll
 
 
 class PathEdit(QWidget):
