@@ -99,3 +99,20 @@ def tiny_run(toy_dataset, tmp_path_factory):
     for _ in Trainer(tiny_config(toy_dataset, n_epochs=1, n_epochs_decay=0, val_images=0), run).run():
         pass
     return run
+
+
+@pytest.fixture
+def window(qtbot, settings, workbench_home):
+    """The main window, shown; at teardown every job it started is stopped and waited for."""
+    from app.main_window import MainWindow
+    from app.workers import running_workers
+
+    w = MainWindow(settings)
+    qtbot.addWidget(w)
+    w.show()
+    yield w
+    # pytest-qt may already have deleted the window when a test failed, so stop the workers
+    # themselves rather than going through the window's tabs.
+    for worker in running_workers():
+        worker.abort()
+    qtbot.waitUntil(lambda: not running_workers(), timeout=20000)

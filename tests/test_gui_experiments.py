@@ -6,25 +6,7 @@ from __future__ import annotations
 import json
 import shutil
 
-import pytest
 from PyQt5.QtWidgets import QInputDialog, QMessageBox, QProgressDialog, QPushButton
-
-@pytest.fixture
-def window(qtbot, settings, workbench_home):
-    from app.main_window import MainWindow
-
-    w = MainWindow(settings)
-    qtbot.addWidget(w)
-    w.show()
-    yield w
-    # pytest-qt may already have deleted the window (and the menu's slots) when a test failed: wait on
-    # the worker itself.
-    from app.workers import running_workers
-
-    for worker in running_workers():
-        worker.abort()
-    qtbot.waitUntil(lambda: not running_workers(), timeout=20000)
-
 
 def result_dialogs(window):
     from app.experiment_dialog import ExperimentDialog

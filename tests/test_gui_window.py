@@ -6,25 +6,10 @@ import sys
 import threading
 
 import numpy as np
-import pytest
 from PyQt5.QtCore import Qt
 
 from models import checkpoints
 from tests.conftest import live_runnables
-
-@pytest.fixture
-def window(qtbot, settings, workbench_home):
-    from app.main_window import MainWindow
-
-    w = MainWindow(settings)
-    qtbot.addWidget(w)
-    w.show()
-    yield w
-    if w.train_tab.busy or w.dataset_tab.busy:
-        w.train_tab.shutdown()
-        w.dataset_tab.shutdown()
-        qtbot.waitUntil(lambda: not (w.train_tab.busy or w.dataset_tab.busy), timeout=20000)
-
 
 def test_the_window_opens_with_three_tabs_menus_and_embedded_defaults(window):
     from app import locations
