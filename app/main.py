@@ -12,6 +12,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if getattr(args, "run", None) is None:
+        from app import system_libraries
+
+        # Qt aborts the process with a cryptic message when its X11 plugin cannot load: say what to install.
+        if system_libraries.uses_xcb() and (missing := system_libraries.missing_libraries()):
+            print(f"error: {system_libraries.missing_message(missing)}", file=sys.stderr)
+            return 2
         # Imported here so headless subcommands never load Qt.
         from app.main_window import launch
 

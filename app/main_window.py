@@ -310,6 +310,9 @@ class MainWindow(QMainWindow):
 
 
 def launch(argv: list[str] | None = None) -> int:
+    from app.preload import preload_worker_libraries
+
+    preload_worker_libraries()  # before Qt loads its GL stack: see app/preload.py
     app = QApplication.instance() or QApplication(argv or sys.argv[:1])
     app.setApplicationName(APP_NAME)
     app.setOrganizationName(ORGANIZATION)

@@ -10,6 +10,7 @@ import random
 
 import torch
 from torch import nn
+from torch.autograd.graph import increment_version
 
 from models.config import RunConfig
 from models.networks import build_discriminator, build_generator
@@ -69,6 +70,20 @@ class ImagePool:
         self.images = [im.to(device) for im in state["images"]]
         version, internal, gauss = state["rng"]
         self.rng.setstate((version, tuple(internal), gauss))
+
+
+def step_and_mark(optimizer: torch.optim.Optimizer) -> None:
+    """`optimizer.step()`, then bump the version counter of every parameter it updated.
+
+    Fused optimizers (torch's fused CPU Adam, for one) write parameters without bumping their version
+    counters, and whatever caches on those counters (the live views' probes, prepacked kernels) would
+    keep showing the first weights. Marking the parameters here makes every optimizer, ours or a
+    user's, announce its writes the same way.
+    """
+    optimizer.step()
+    for group in optimizer.param_groups:
+        for p in group["params"]:
+            increment_version(p)
 
 
 def _set_requires_grad(nets, flag: bool) -> None:
@@ -172,14 +187,14 @@ class CycleGAN(nn.Module):
         self.optimizer_G.zero_grad(set_to_none=True)
         g_losses = self.generator_losses(real_A, real_B, visuals)
         sum(g_losses.values()).backward()
-        self.optimizer_G.step()
+        step_and_mark(self.optimizer_G)
 
         _set_requires_grad((self.D_A, self.D_B), True)
         self.optimizer_D.zero_grad(set_to_none=True)
         loss_D_A = self._discriminator_loss(self.D_A, real_B, self.pool_B.query(visuals["fake_B"]))
         loss_D_B = self._discriminator_loss(self.D_B, real_A, self.pool_A.query(visuals["fake_A"]))
         (loss_D_A + loss_D_B).backward()
-        self.optimizer_D.step()
+        step_and_mark(self.optimizer_D)
 
         self.last_visuals = {k: v.detach() for k, v in visuals.items()}
         values = torch.stack([loss_D_A, g_losses["G_A"], g_losses["cycle_A"], g_losses["idt_A"],

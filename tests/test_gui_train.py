@@ -4,11 +4,13 @@ from __future__ import annotations
 import math
 import time
 
+import numpy as np
 import pytest
 import torch
 from PyQt5.QtCore import Qt
 
 from models import checkpoints
+from visualization.render import tile_grid
 
 @pytest.fixture
 def train_tab(qtbot, workbench_home):
@@ -57,10 +59,27 @@ def test_train_live_updates_pause_resume_stop_and_resume_from_the_checkpoint(qtb
     worker = train_tab._worker
     assert worker is not None and train_tab.busy
     worker.signals.progressed.connect(reports.append)
-    # At least three live updates of the six views, drawn in the window.
+    # At least three live updates of the six views, drawn in the window, that follow the weights.
+    qtbot.waitUntil(lambda: train_tab.visuals_drawn >= 1, timeout=30000)
+    first = {k: train_tab.views[k].viewer.image().copy() for k in ("fake_A", "fake_B")}
+    first["response"] = train_tab.response_view.viewer.image().copy()
     qtbot.waitUntil(lambda: train_tab.visuals_drawn >= 3, timeout=30000)
+    later = {k: train_tab.views[k].viewer.image() for k in ("fake_A", "fake_B")}
+    later["response"] = train_tab.response_view.viewer.image()
+    for k in first:
+        assert not np.array_equal(first[k], later[k]), f"the {k} view stayed at its first frame"
     shown = train_tab.views["fake_B"].viewer.image()
     assert shown is not None and shown.shape[:2] == (32, 32)
+
+    # The response panel shows the layer the user picks, of the generator the user picks.
+    train_tab.response_which.setCurrentIndex(train_tab.response_which.findData("G_B"))
+    train_tab.response_layer.setCurrentIndex(2)
+    layer = worker._live.graphs["G_B"].layers[2]  # static metadata of the parsed network
+    n = train_tab.visuals_drawn
+    qtbot.waitUntil(lambda: train_tab.visuals_drawn > n + 1, timeout=30000)
+    assert train_tab.response_view.title.text() == f"G_B layer {layer.label}"
+    expected = tile_grid(torch.zeros((1, *layer.shape)), colormap="viridis", normalize="map").image
+    assert train_tab.response_view.viewer.image().shape == expected.shape
     assert train_tab.views["real_A"].viewer.image().shape == (32, 32, 3)
     assert train_tab.loss_plot.history.steps and all(math.isfinite(v) for v in train_tab.loss_plot.history.values["cycle_A"])
 
