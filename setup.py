@@ -12,9 +12,9 @@ setup(
     package_data={"resources": ["icons/*.png", "default_model/*.json", "default_model/*.pth",
                                 "default_model/*.md", "samples/A/*.png", "samples/B/*.png"]},
     install_requires=[
-        # Upper bound: 2.13 is the newest release we test against; an open range would pull
-        # a newer CUDA build (several GB) onto CPU-only laptops that already have a working torch.
-        "torch>=2.4,<2.14",  # 2.4: fused Adam on CPU
+        # No upper bound: pip keeps a torch the user already has when it satisfies the range, and
+        # CI installs the newest build the index offers (the CUDA build, with triton).
+        "torch>=2.4",  # 2.4: fused Adam on CPU
         "numpy>=1.24",
         "opencv-python-headless>=4.8",
         "matplotlib>=3.7",
