@@ -94,8 +94,10 @@ def safe_load(path: str | Path, map_location="cpu"):
             raise UserError(f"{path} is not a readable PyTorch checkpoint (damaged or not a .pth file)") from exc
         raise UserError(f"refused to load {path}: it contains pickled Python objects, not just weights "
                         "(a checkpoint can run code when unpickled, so only plain tensors are accepted)") from exc
-    except (RuntimeError, EOFError, ValueError, OSError) as exc:
-        raise UserError(f"{path} is not a readable PyTorch checkpoint ({str(exc).splitlines()[0]})") from exc
+    except Exception as exc:  # noqa: BLE001 - damaged bytes make the restricted unpickler raise anything
+        # (IndexError on a zero-byte or random file with torch 2.14, KeyError, RuntimeError, EOFError...)
+        detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise UserError(f"{path} is not a readable PyTorch checkpoint ({detail})") from exc
 
 
 def load_state_dict_file(path: str | Path) -> dict[str, torch.Tensor]:

@@ -5,6 +5,7 @@ import errno
 import json
 import os
 
+import numpy as np
 import pytest
 import torch
 
@@ -58,9 +59,17 @@ def test_a_checkpoint_carrying_pickled_code_is_refused_and_not_run(tmp_path, mon
 
 
 def test_plain_pickle_and_garbage_files_get_clear_messages(tmp_path):
-    (tmp_path / "garbage.pth").write_bytes(os.urandom(256))
-    with pytest.raises(UserError, match="garbage.pth"):
-        checkpoints.load_generator(tmp_path / "garbage.pth")
+    # Random bytes make torch's restricted unpickler raise whatever it meets first (IndexError, KeyError...).
+    rng = np.random.default_rng(0)
+    garbage = [b"", b"\x80", *(rng.integers(0, 256, n, dtype=np.uint8).tobytes() for n in (1, 2, 16, 256, 4096) * 4)]
+    real = tmp_path / "real.pth"
+    torch.save({"w": torch.zeros(64)}, real)
+    garbage.append(real.read_bytes()[:100])  # a truncated checkpoint
+    for i, data in enumerate(garbage):
+        path = tmp_path / f"garbage{i}.pth"
+        path.write_bytes(data)
+        with pytest.raises(UserError, match=f"garbage{i}.pth"):
+            checkpoints.load_generator(path)
     torch.save([1, 2, 3], tmp_path / "list.pth")
     with pytest.raises(UserError):
         checkpoints.load_generator(tmp_path / "list.pth")
