@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import math
-import time
 
 import numpy as np
 import pytest
@@ -159,57 +158,6 @@ def test_a_diverging_run_reports_the_error_in_a_dialog(qtbot, train_tab, toy_dat
     assert boxes and "diverged" in boxes[0].text()
     assert train_tab.start_button.isEnabled()
     boxes[0].close()
-
-
-def heartbeat(qtbot, done, timeout_ms=30000):
-    """Run a 20 ms QTimer until `done()`; per gap between beats: wall time and the GUI thread's CPU time."""
-    from PyQt5.QtCore import QTimer
-
-    beats = []
-    timer = QTimer()
-    timer.setInterval(20)
-    timer.timeout.connect(lambda: beats.append((time.perf_counter(), time.thread_time())))
-    timer.start()
-    try:
-        qtbot.waitUntil(done, timeout=timeout_ms)
-    finally:
-        timer.stop()
-    wall = [b[0] - a[0] for a, b in zip(beats, beats[1:])]
-    busy = [b[1] - a[1] for a, b in zip(beats, beats[1:])]
-    return max(wall), max(busy)
-
-
-def test_the_gui_thread_heartbeat_never_stalls_over_100_ms_while_training(qtbot, train_tab, toy_dataset, tmp_path):
-    """A 20 ms QTimer keeps firing while a tiny run trains with live views at 20 per second.
-
-    Measured over at least 6 training steps, 3 live views and 2 loss-plot images. On a shared, loaded
-    machine the OS alone can hold a process back, so up to three measurements are taken and the best
-    must have no gap over 100 ms; in every one the GUI thread itself must never have been busy 100 ms
-    between two beats (its CPU time, which time spent preempted does not count).
-    """
-    set_tiny(train_tab, toy_dataset, epochs=100, decay=0)
-    train_tab.set_run_dir(str(tmp_path / "run"))
-    train_tab.start()
-    worker = train_tab._worker
-    steps, plots = [], []
-    worker.signals.progressed.connect(steps.append)
-    worker.signals.plotted.connect(plots.append)
-    # Past start-up and the first epoch end (first-call kernel set-up, validation, checkpoint).
-    qtbot.waitUntil(lambda: len(steps) > steps[0].iterations_per_epoch + 1 if steps else False, timeout=60000)
-    results = []
-    for _ in range(3):
-        s0, v0, p0 = len(steps), train_tab.visuals_drawn, len(plots)
-        gap, busy = heartbeat(qtbot, lambda: (len(steps) - s0 >= 6 and train_tab.visuals_drawn - v0 >= 3
-                                              and len(plots) - p0 >= 2))
-        results.append((gap, busy))
-        assert busy < 0.100, f"the GUI thread was busy {busy * 1000:.0f} ms without a break"
-        if gap < 0.100:
-            break
-    with qtbot.waitSignal(worker.signals.finished, timeout=20000):
-        train_tab.stop()
-    report = ", ".join(f"max gap {g * 1000:.0f} ms (GUI thread busy at most {b * 1000:.0f} ms)" for g, b in results)
-    print(report)
-    assert min(g for g, _ in results) < 0.100, f"GUI thread blocked: {report}"
 
 
 def test_stop_right_after_start_still_leaves_a_resumable_run(qtbot, train_tab, toy_dataset, tmp_path):
