@@ -140,6 +140,7 @@ class TrainingStarted:
     start_epoch: int
     history: list[dict]
     layers: dict[str, list[str]]  # readable layer labels of G_A and G_B, for the response panel
+    note: str = ""  # what the user should know before the first epoch ends (no accuracy, and why)
 
 
 @dataclass
@@ -224,7 +225,7 @@ class TrainingWorker(Worker):
         per_epoch = trainer.dataset.batches_per_epoch(trainer.cfg.training.batch_size)
         self.signals.started.emit(TrainingStarted(
             trainer.run_dir, trainer.cfg, {"A": len(trainer.dataset.A), "B": len(trainer.dataset.B)}, per_epoch,
-            trainer.epoch, list(trainer.history), self._live.layer_labels()))
+            trainer.epoch, list(trainer.history), self._live.layer_labels(), trainer.probe_note))
         history = LossHistory.from_epochs(trainer.history, per_epoch)
         figure = LossFigure()
         last_visuals = last_plot = -float("inf")

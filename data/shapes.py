@@ -43,6 +43,9 @@ DOMAINS = ("A", "B")
 DATASET_ENTRIES = ("trainA", "trainB", "testA", "testB", "manifest.json")
 MANIFEST_NAME = "manifest.json"
 BACKGROUND_KINDS = ("constant", "random", "sweep", "gradient", "texture")
+TRIANGLE_KINDS = ("equilateral", "right", "axis-aligned")
+IMAGE_FORMATS = ("png", "jpeg")
+_SUFFIXES = {"png": ".png", "jpeg": ".jpg"}
 
 # Drawing uses 4 fractional bits, so sub-pixel centres and sizes from the manifest redraw exactly.
 _SHIFT = 4
@@ -126,6 +129,11 @@ class ShapeDatasetParams:
     of rectangles, `ellipse_aspect` the axis ratio of ellipses. With several shapes per image, all of
     the image's class, the canvas is cut into a grid of cells (2x2 for up to 4 shapes, ...) and each
     shape sits in its own cell, so shapes never overlap.
+
+    `triangle_kind`: "equilateral"; "right" (right isosceles, its hypotenuse a diameter of the
+    circumscribed circle, randomly rotated like the other shapes); "axis-aligned" (the same right
+    triangle with its legs along the image axes, one of four orientations, `rotation` ignored).
+    `image_format` "png" (lossless) or "jpeg" (files <stem>.jpg at `jpeg_quality` 1-100).
     """
 
     shapes: tuple[str, ...] = ("circle", "triangle")
@@ -141,11 +149,14 @@ class ShapeDatasetParams:
     aspect: tuple[float, float] = (1.5, 3.0)
     ellipse_aspect: tuple[float, float] = (1.5, 2.5)
     shapes_per_image: tuple[int, int] = (1, 1)
+    triangle_kind: str = "equilateral"
     antialias: bool = True
     size: int = 256
     train_per_class: int = 100
     test_per_class: int = 40
     seed: int = 0
+    image_format: str = "png"
+    jpeg_quality: int = 75
 
     # -- derived values ------------------------------------------------------------------------
     def class_colors(self) -> dict[str, tuple[int, int, int]]:
@@ -162,6 +173,11 @@ class ShapeDatasetParams:
     def image_count(self) -> int:
         """Files the dataset holds: one per scene and domain."""
         return 2 * len(self.shapes) * (self.train_per_class + self.test_per_class)
+
+    @property
+    def suffix(self) -> str:
+        """File extension of the images: .png or .jpg."""
+        return _SUFFIXES[self.image_format]
 
     def grid(self) -> int:
         """Cells per side when several shapes share an image."""
@@ -223,6 +239,9 @@ class ShapeDatasetParams:
         _check_int("seed", self.seed, 0, 2**63 - 1)
         if not isinstance(self.antialias, bool):
             raise UserError(f"antialias must be true or false, got {self.antialias!r}")
+        if self.image_format not in IMAGE_FORMATS:
+            raise UserError(f"unknown image format {self.image_format!r}: choose from {', '.join(IMAGE_FORMATS)}")
+        _check_int("JPEG quality", self.jpeg_quality, 1, 100)
 
     def _validate_colors(self) -> None:
         if not isinstance(self.colors, dict):
@@ -268,6 +287,10 @@ class ShapeDatasetParams:
         _check_number("rotation", self.rotation, 0, 180)
         _check_range("aspect", self.aspect, 1.0, 100.0)
         _check_range("ellipse aspect", self.ellipse_aspect, 1.0, 100.0)
+        if self.triangle_kind not in TRIANGLE_KINDS:
+            raise UserError(
+                f"unknown triangle kind {self.triangle_kind!r}: choose from {', '.join(TRIANGLE_KINDS)}"
+            )
         kmin, kmax = _check_range("shapes per image", self.shapes_per_image, 1, 100, integer=True)
         _check_int("canvas size", self.size, 8, 4096)
         if lo * self.size < _MIN_SHAPE_PX:
@@ -358,26 +381,32 @@ PRESETS: dict[str, Callable[[], ShapeDatasetParams]] = {
 @dataclass(frozen=True)
 class ShapeGeometry:
     """One figure: centre (x, y) in pixels, size = diameter of its circumscribed circle, rotation in
-    degrees counter-clockwise on screen, aspect for rectangles and ellipses (None otherwise)."""
+    degrees counter-clockwise on screen, aspect for rectangles and ellipses (None otherwise), kind for
+    triangles: None (equilateral) or "right" (right isosceles, hypotenuse = the circle's diameter; the
+    axis-aligned ones are right triangles rotated by 45 + 90k degrees)."""
 
     shape: str
     center: tuple[float, float]
     size: float
     rotation: float
     aspect: float | None = None
+    kind: str | None = None
 
     def to_dict(self) -> dict:
-        return {
+        out = {
             "shape": self.shape,
             "center": list(self.center),
             "size": self.size,
             "rotation": self.rotation,
             "aspect": self.aspect,
         }
+        if self.kind is not None:  # absent for equilateral triangles, so older manifests read the same
+            out["kind"] = self.kind
+        return out
 
     @classmethod
     def from_dict(cls, d: dict) -> "ShapeGeometry":
-        return cls(d["shape"], tuple(d["center"]), d["size"], d["rotation"], d.get("aspect"))
+        return cls(d["shape"], tuple(d["center"]), d["size"], d["rotation"], d.get("aspect"), d.get("kind"))
 
 
 _REGULAR = {"triangle": (3, 90.0), "square": (4, 45.0), "pentagon": (5, 90.0), "hexagon": (6, 0.0)}
@@ -386,7 +415,15 @@ _REGULAR = {"triangle": (3, 90.0), "square": (4, 45.0), "pentagon": (5, 90.0), "
 def _outline(g: ShapeGeometry) -> np.ndarray:
     """Polygon vertices (N, 2) in image coordinates for every shape but circle and ellipse."""
     r = g.size / 2
-    if g.shape in _REGULAR:
+    th = math.radians(g.rotation)
+    c, s = math.cos(th), math.sin(th)
+    if g.shape == "triangle" and g.kind == "right":
+        local = np.array([[-r, 0.0], [r, 0.0], [0.0, r]])
+        # cos and sin of 45 + 90k degrees differ in the last bit; equal magnitudes keep the legs of an
+        # axis-aligned triangle exactly on one row and one column.
+        if g.rotation % 90 == 45:
+            c, s = math.copysign(math.sqrt(0.5), c), math.copysign(math.sqrt(0.5), s)
+    elif g.shape in _REGULAR:
         n, start = _REGULAR[g.shape]
         ang = np.deg2rad(start + 360.0 / n * np.arange(n))
         local = np.stack([r * np.cos(ang), r * np.sin(ang)], axis=1)
@@ -407,8 +444,6 @@ def _outline(g: ShapeGeometry) -> np.ndarray:
         )
     else:
         raise ValueError(f"no outline for {g.shape!r}")
-    th = math.radians(g.rotation)
-    c, s = math.cos(th), math.sin(th)
     x = local[:, 0] * c - local[:, 1] * s
     y = local[:, 0] * s + local[:, 1] * c
     # Local y points up; image rows grow downwards.
@@ -470,6 +505,7 @@ def _place(params: ShapeDatasetParams, shape: str, geo: np.random.Generator, pos
     cells = pos.permutation(g * g)[:count] if g > 1 else [0]
     lo, hi = params.scale
     aspects = {"rectangle": params.aspect, "ellipse": params.ellipse_aspect}
+    triangle_kind = params.triangle_kind if shape == "triangle" else "equilateral"
     out = []
     for c in cells:
         # A fixed number of draws per figure keeps the streams aligned whatever the shape or settings.
@@ -483,14 +519,19 @@ def _place(params: ShapeDatasetParams, shape: str, geo: np.random.Generator, pos
         if shape in aspects:
             a_lo, a_hi = aspects[shape]
             aspect = round(a_lo + (a_hi - a_lo) * u_aspect, 3)
+        if triangle_kind == "axis-aligned":
+            rotation = 45.0 + 90.0 * min(int(u_rot * 4), 3)  # legs along the axes, one of 4 orientations
+        else:
+            rotation = round(params.rotation * (2 * u_rot - 1), 2)
         # Rounded so that a mask redrawn from the manifest matches the image to the pixel.
         out.append(
             ShapeGeometry(
                 shape,
                 (round(cx, 2), round(cy, 2)),
                 round((lo + (hi - lo) * u_size) * params.size, 2),
-                round(params.rotation * (2 * u_rot - 1), 2),
+                rotation,
                 aspect,
+                None if triangle_kind == "equilateral" else "right",
             )
         )
     return out
@@ -604,7 +645,8 @@ def generate_dataset(
     overwrite: bool = False,
     progress: ProgressCallback | None = None,
 ) -> Path:
-    """Write OUT/{trainA,trainB,testA,testB}/<class>_<index>.png and OUT/manifest.json; return OUT.
+    """Write OUT/{trainA,trainB,testA,testB}/<class>_<index>.png (.jpg for JPEG) and OUT/manifest.json;
+    return OUT.
 
     The parameters and the target are checked before anything is written. Files go to a hidden
     temporary folder beside OUT that replaces OUT only once complete, so an error, an interrupt or a
@@ -680,11 +722,10 @@ def _write_images(params: ShapeDatasetParams, root: Path, progress: ProgressCall
                 stem = f"{shape}_{index:0{width}d}"
                 for domain in DOMAINS:
                     img = scene.image(domain, params)
-                    path = root / f"{split}{domain}" / f"{stem}.png"
-                    data = cv2.cvtColor(img, cv2.COLOR_RGB2BGR) if img.ndim == 3 else img
+                    path = root / f"{split}{domain}" / f"{stem}{params.suffix}"
                     # Encode + write rather than cv2.imwrite, which fails on non-ASCII paths on Windows.
                     try:
-                        path.write_bytes(cv2.imencode(".png", data, _PNG)[1].tobytes())
+                        path.write_bytes(encode_image(img, params))
                     except OSError as exc:
                         raise UserError(f"could not write {path}: {exc.strerror or exc}") from None
                     rows.append(_row(params, scene, split, domain, stem, colors[shape]))
@@ -694,12 +735,20 @@ def _write_images(params: ShapeDatasetParams, root: Path, progress: ProgressCall
     return rows
 
 
+def encode_image(img: np.ndarray, params: ShapeDatasetParams) -> bytes:
+    """A scene image (RGB or gray uint8) as the file bytes generate_dataset writes: PNG or JPEG."""
+    data = cv2.cvtColor(img, cv2.COLOR_RGB2BGR) if img.ndim == 3 else img
+    if params.image_format == "jpeg":
+        return cv2.imencode(".jpg", data, [cv2.IMWRITE_JPEG_QUALITY, int(params.jpeg_quality)])[1].tobytes()
+    return cv2.imencode(".png", data, _PNG)[1].tobytes()
+
+
 def _row(params: ShapeDatasetParams, scene: Scene, split: str, domain: str, stem: str, color) -> dict:
     is_rgb = domain == params.rgb_domain
     first = scene.figures[0]
     noisy = params.noise_sigma > 0 and domain in params.noise_domains
     return {
-        "file": f"{split}{domain}/{stem}.png",
+        "file": f"{split}{domain}/{stem}{params.suffix}",
         "stem": stem,
         "split": split,
         "domain": domain,
@@ -761,7 +810,7 @@ def dataset_root(path_or_dataset: str | Path) -> Path:
 
 
 __all__ = [
-    "SHAPES", "DEFAULT_COLORS", "PRESETS", "Background", "parse_background", "ShapeDatasetParams",
-    "ShapeGeometry", "Scene", "render_coverage", "render_scene", "generate_dataset", "GenerationCancelled",
-    "load_manifest", "dataset_root",
+    "SHAPES", "DEFAULT_COLORS", "PRESETS", "TRIANGLE_KINDS", "IMAGE_FORMATS", "Background", "parse_background",
+    "ShapeDatasetParams", "ShapeGeometry", "Scene", "render_coverage", "render_scene", "generate_dataset",
+    "GenerationCancelled", "encode_image", "load_manifest", "dataset_root",
 ]

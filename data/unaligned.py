@@ -130,6 +130,20 @@ def load_domain(folder: Path, channels: int, load_size: int, min_size: int = 0) 
     return DomainImages(folder, channels, stacked, kept, skipped)
 
 
+def contrast(images: torch.Tensor) -> float:
+    """A domain's typical contrast in [-1, 1] units: the median over images of their value range.
+
+    Each image is smoothed with a 3x3 box first, so that pixel noise and JPEG ringing barely widen the
+    range while a figure a few pixels wide keeps its level. The ranges of the channels are combined as
+    their root mean square: per channel, that is the figure/background difference a Gaussian noise of
+    the same std per channel is measured against. Gray 128 figures on black give 1.0, gray 40 on black
+    0.31, a pure red figure on black 2 / sqrt(3) = 1.15.
+    """
+    x = torch.nn.functional.avg_pool2d(images.float(), 3, stride=1)
+    spread = (x.amax(dim=(2, 3)) - x.amin(dim=(2, 3))).square().mean(dim=1).sqrt()
+    return float(spread.median()) / 127.5
+
+
 class UnalignedDataset:
     """Batches of (A, B) for CycleGAN: every A once per epoch in shuffled order, each paired with a random B.
 
@@ -153,6 +167,10 @@ class UnalignedDataset:
     @property
     def skipped(self) -> list[str]:
         return self.A.skipped + self.B.skipped
+
+    def contrasts(self) -> dict[str, float]:
+        """Each domain's contrast (see `contrast`), measured on its training images."""
+        return {"A": contrast(self.A.images), "B": contrast(self.B.images)}
 
     def __len__(self) -> int:
         return max(len(self.A), len(self.B))

@@ -117,6 +117,8 @@ class CycleGAN(nn.Module):
         # Instance norm and no norm treat every sample on its own, so calls on the same network
         # can share one batch; batch norm cannot (its statistics would mix the images).
         self._batch_calls = n.norm != "batch"
+        # Std of the cycle noise added to a translation into each domain; set_contrasts scales it.
+        self.noise_sigma = {"A": t.cycle_noise, "B": t.cycle_noise}
         fused = self.device.type in ("cpu", "cuda")
         lr_d = t.lr * t.lr_D_scale
         self.optimizer_G = torch.optim.Adam(list(self.G_A.parameters()) + list(self.G_B.parameters()),
@@ -125,6 +127,16 @@ class CycleGAN(nn.Module):
                                             lr=lr_d, betas=(t.beta1, 0.999), fused=fused)
         self.schedulers = [torch.optim.lr_scheduler.LambdaLR(opt, self._lr_factor)
                            for opt in (self.optimizer_G, self.optimizer_D)]
+
+    def set_contrasts(self, contrasts: dict[str, float]) -> None:
+        """Scale the cycle noise to each domain's contrast (data.unaligned.contrast).
+
+        The noise must drown whatever a generator hides in low-amplitude patterns but not the figures
+        themselves: an absolute std that suits gray 128 on black (contrast 1.0) covers gray 40 figures
+        (contrast 0.31) completely, and the other generator can then learn nothing from their shape.
+        """
+        t = self.cfg.training
+        self.noise_sigma = {d: t.cycle_noise * float(contrasts[d]) for d in ("A", "B")}
 
     def _lr_factor(self, epoch: int) -> float:
         """Constant for n_epochs, then linear decay to zero over n_epochs_decay (epoch counted from 0)."""
@@ -137,16 +149,16 @@ class CycleGAN(nn.Module):
         fake_B = self.G_A(real_A)
         if self._batch_calls:
             k = fake_B.shape[0]
-            out = self.G_B(torch.cat([self._perturb(fake_B), real_B], 0))
+            out = self.G_B(torch.cat([self._perturb(fake_B, "B"), real_B], 0))
             rec_A, fake_A = out[:k], out[k:]
         else:
-            rec_A = self.G_B(self._perturb(fake_B))
+            rec_A = self.G_B(self._perturb(fake_B, "B"))
             fake_A = self.G_B(real_B)
-        rec_B = self.G_A(self._perturb(fake_A))
+        rec_B = self.G_A(self._perturb(fake_A, "A"))
         return {"fake_B": fake_B, "rec_A": rec_A, "fake_A": fake_A, "rec_B": rec_B}
 
-    def _perturb(self, fake: torch.Tensor) -> torch.Tensor:
-        sigma = self.cfg.training.cycle_noise
+    def _perturb(self, fake: torch.Tensor, domain: str) -> torch.Tensor:
+        sigma = self.noise_sigma[domain]
         if sigma == 0 or not self.training:
             return fake
         return fake + sigma * torch.randn_like(fake)
@@ -161,20 +173,32 @@ class CycleGAN(nn.Module):
         pred_real, pred_fake = self._discriminate_pair(net, real, fake.detach())
         return 0.5 * (self.criterion_gan(pred_real, True) + self.criterion_gan(pred_fake, False))
 
+    def _cycle_target(self, real: torch.Tensor) -> torch.Tensor:
+        """The real image, kept `cycle_margin` inside the generator's tanh range.
+
+        A tanh never reaches -1 or 1, so an L1 target at exactly black or full colour (most pixels of a
+        toy image) pulls the last layer's pre-activations towards infinity for as long as training
+        runs; channels driven deep into saturation then barely learn (a colour that is never painted).
+        """
+        m = self.cfg.training.cycle_margin
+        return real.clamp(-1 + m, 1 - m) if m else real
+
     def generator_losses(self, real_A, real_B, visuals) -> dict[str, torch.Tensor]:
         t = self.cfg.training
         zero = real_A.new_zeros(())
         losses = {
             "G_A": self.criterion_gan(self.D_A(visuals["fake_B"]), True),
             "G_B": self.criterion_gan(self.D_B(visuals["fake_A"]), True),
-            "cycle_A": self.criterion_cycle(visuals["rec_A"], real_A) * t.lambda_A,
-            "cycle_B": self.criterion_cycle(visuals["rec_B"], real_B) * t.lambda_B,
+            "cycle_A": self.criterion_cycle(visuals["rec_A"], self._cycle_target(real_A)) * t.lambda_A,
+            "cycle_B": self.criterion_cycle(visuals["rec_B"], self._cycle_target(real_B)) * t.lambda_B,
             "idt_A": zero,
             "idt_B": zero,
         }
         if self.lambda_identity > 0:
-            losses["idt_A"] = self.criterion_cycle(self.G_A(real_B), real_B) * t.lambda_B * self.lambda_identity
-            losses["idt_B"] = self.criterion_cycle(self.G_B(real_A), real_A) * t.lambda_A * self.lambda_identity
+            losses["idt_A"] = (self.criterion_cycle(self.G_A(real_B), self._cycle_target(real_B))
+                               * t.lambda_B * self.lambda_identity)
+            losses["idt_B"] = (self.criterion_cycle(self.G_B(real_A), self._cycle_target(real_A))
+                               * t.lambda_A * self.lambda_identity)
         return losses
 
     def optimize(self, real_A: torch.Tensor, real_B: torch.Tensor) -> dict[str, float]:

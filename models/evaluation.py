@@ -75,7 +75,9 @@ class ColourizationProbe:
     """Scores gray->RGB translations of a toy dataset's test split against its manifest.
 
     Built once per run (images decoded once); `accuracy(generator)` is cheap enough to call every epoch.
-    Returns None from `create` when the dataset has no manifest (not a toy dataset).
+    `create` reads classes, colours and masks from a generated dataset's manifest or, for any other
+    dataset, from class sub-folders or file-name prefixes (data.labels); it returns a sentence saying why
+    when neither is there.
     """
 
     def __init__(self, gray_domain: str, images: torch.Tensor, raw_gray: list, classes: list[str],
@@ -91,7 +93,13 @@ class ColourizationProbe:
 
         root = Path(dataroot)
         if not (root / "manifest.json").is_file():
-            return None
+            from data.labels import probe_set
+
+            found = probe_set(root, size, split, limit)
+            if isinstance(found, str):
+                return found
+            return cls(found.gray_domain, found.images, found.raw_gray, found.classes, found.class_colors,
+                       found.gray_level, found.masks)
         manifest = load_manifest(root)
         params = manifest.get("params", {})
         gray_domain = "B" if params.get("rgb_domain", "A") == "A" else "A"
@@ -103,7 +111,7 @@ class ColourizationProbe:
         if limit:
             keep = keep[:limit]
         if not keep:
-            return None
+            return f"no accuracy: the manifest of {root} lists none of the images in {folder}"
         images = domain.images[keep].float().div(127.5).sub(1.0)
         raw = [domain.images[i, 0].numpy() for i in keep]
         classes = [rows[domain.paths[i].stem]["shape"] for i in keep]

@@ -21,6 +21,7 @@ import torch
 
 from data.unaligned import UnalignedDataset, domain_folder, paired_test_batches
 from models import checkpoints
+from models.collapse import CollapseWatch
 from models.config import RunConfig, validate
 from models.cyclegan import LOSS_NAMES, CycleGAN
 from models.errors import UserError
@@ -42,6 +43,8 @@ class EpochSummary:
     accuracy: float | None
     seconds: float
     lr: float
+    warning: str | None = None  # set when the colourization has collapsed for several epochs (models.collapse)
+    collapsed: bool = False  # this epoch's colourization looks collapsed (one colour, or chance)
 
 
 @dataclass
@@ -95,15 +98,20 @@ class Trainer:
         random.seed(t.seed)
         np.random.seed(t.seed)
         self.model = CycleGAN(cfg, self.device)
+        self.contrasts = self.dataset.contrasts()
+        self.model.set_contrasts(self.contrasts)
         self.history: list[dict] = []
+        self.collapse = CollapseWatch()
         self.epoch, self.iteration = 0, 0
         if resume:
             self._restore(checkpoints.load_training_state(self.run_dir))
         else:
             checkpoints.save_config(self.run_dir, cfg)
         self._val_batches = self._load_validation()
-        self.probe = ColourizationProbe.create(cfg.dataroot, t.crop_size, limit=t.val_images or None) \
-            if t.val_images else None
+        self.probe, self.probe_note = None, ""  # the note says why there is no accuracy
+        if t.val_images:
+            probe = ColourizationProbe.create(cfg.dataroot, t.crop_size, limit=t.val_images)
+            self.probe, self.probe_note = (None, probe) if isinstance(probe, str) else (probe, "")
         self._stop = threading.Event()
         self._running = threading.Event()
         self._running.set()
@@ -198,15 +206,19 @@ class Trainer:
         acc = self._epoch_sums
         train = {k: acc[k] / max(acc["n"], 1) for k in LOSS_NAMES}
         validation = evaluate_losses(self.model, self._val_batches) if self._val_batches else None
-        accuracy = None
+        accuracy = warning = None
         if self.probe is not None:
-            accuracy = self.probe.accuracy(self.model.G_B if self.probe.gray_domain == "B" else self.model.G_A,
-                                           self.device).accuracy
+            score = self.probe.accuracy(self.model.G_B if self.probe.gray_domain == "B" else self.model.G_A,
+                                        self.device)
+            accuracy = score.accuracy
+            collapse = self.collapse.update(score)
+            warning = collapse.message if collapse else None
         lr = self.model.learning_rate
         self.model.step_schedulers()
         self.epoch += 1
         self.iteration = 0
-        summary = EpochSummary(self.epoch, train, validation, accuracy, seconds, lr)
+        summary = EpochSummary(self.epoch, train, validation, accuracy, seconds, lr, warning,
+                               collapsed=self.collapse.streak > 0)
         self.history.append({"epoch": self.epoch, "lr": lr, "seconds": seconds, "train": train,
                              "validation": validation, "accuracy": accuracy})
         self.save(reason="epoch")
@@ -237,6 +249,7 @@ class Trainer:
                     "python": [version, list(internal), gauss]},
             "epoch_sums": getattr(self, "_epoch_sums", None) if self.iteration else None,
             "history": self.history,
+            "collapse": self.collapse.state_dict(),
         }
 
     def _restore(self, state: dict) -> None:
@@ -262,6 +275,7 @@ class Trainer:
         if state.get("epoch_sums"):
             self._epoch_sums = dict(state["epoch_sums"])
         self.history = list(state.get("history", []))
+        self.collapse.load_state_dict(state.get("collapse", {}))
 
     def losses_csv(self) -> str:
         """One row per epoch: learning rate, mean train losses, validation losses, accuracy, seconds."""

@@ -63,6 +63,8 @@ BAD = [
     (["--scale", "big"], "--scale must be a number, got 'big'"),
     (["--seed", "1.5"], "--seed must be an integer"),
     (["--background", "plaid"], "background 'plaid' is not understood"),
+    (["--format", "jpeg", "--jpeg-quality", "0"], "JPEG quality must be an integer from 1 to 100, got 0"),
+    (["--jpeg-quality", "high"], "--jpeg-quality must be an integer, got 'high'"),
 ]
 
 
@@ -71,6 +73,32 @@ def test_bad_options_exit_2_with_a_clear_message_and_write_nothing(tmp_path, cap
     assert main(["generate-dataset", str(tmp_path / "ds"), *TINY, *extra]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and message in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_triangle_kind_and_jpeg_format(tmp_path, capsys):
+    out = tmp_path / "ds"
+    argv = ["generate-dataset", str(out), *TINY, "--triangle", "axis-aligned", "--format", "jpeg",
+            "--jpeg-quality", "90"]
+    assert main(argv) == 0
+    manifest = load_manifest(out)
+    params = manifest["params"]
+    assert (params["triangle_kind"], params["image_format"], params["jpeg_quality"]) == ("axis-aligned", "jpeg", 90)
+    assert sorted(p.name for p in (out / "testB").iterdir()) == [
+        *(f"circle_{i:04d}.jpg" for i in range(3)), *(f"triangle_{i:04d}.jpg" for i in range(3))]
+    triangles = [f for row in manifest["images"] for f in row["shapes"] if f["shape"] == "triangle"]
+    assert all(f["kind"] == "right" and f["rotation"] % 90 == 45 for f in triangles)
+    capsys.readouterr()
+    assert main(["score", str(out), str(out / "testA")]) == 0
+    assert capsys.readouterr().out.startswith("accuracy 1.000 (6/6)\n")
+
+
+@pytest.mark.parametrize("option, value", [("--triangle", "obtuse"), ("--format", "gif")])
+def test_triangle_and_format_choices_are_checked(tmp_path, capsys, option, value):
+    with pytest.raises(SystemExit) as exc:
+        main(["generate-dataset", str(tmp_path / "ds"), *TINY, option, value])
+    assert exc.value.code == 2
+    assert f"{option}: invalid choice: '{value}'" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []
 
 

@@ -170,3 +170,33 @@ def test_stop_right_after_start_still_leaves_a_resumable_run(qtbot, train_tab, t
         train_tab.stop()  # before the trainer has even loaded the dataset
     assert finished.args[0] is not None and not finished.args[0].completed
     assert (run_dir / checkpoints.STATE_FILE).is_file() and train_tab.resume_button.isEnabled()
+
+
+def test_the_tab_says_why_a_dataset_gets_no_accuracy(qtbot, train_tab, toy_dataset, tmp_path):
+    import shutil
+
+    plain = tmp_path / "plain"
+    shutil.copytree(toy_dataset, plain)
+    (plain / "manifest.json").unlink()
+    for domain in ("trainA", "trainB", "testA", "testB"):
+        for i, path in enumerate(sorted((plain / domain).iterdir())):
+            path.rename(path.with_name(f"{i:04d}{path.suffix}"))  # names that carry no class
+    set_tiny(train_tab, plain, epochs=30, decay=0)
+    train_tab.set_run_dir(str(tmp_path / "run"))
+    train_tab.start()
+    worker = train_tab._worker  # kept alive here: the tab drops its reference when the run ends
+    qtbot.waitUntil(lambda: train_tab.notice.isVisible(), timeout=30000)
+    assert train_tab.notice.text().startswith("no accuracy:") and "sub-folder" in train_tab.notice.text()
+    with qtbot.waitSignal(worker.signals.finished, timeout=20000):
+        train_tab.stop()
+
+
+def test_the_cycle_noise_field_reaches_the_configuration(train_tab, toy_dataset):
+    set_tiny(train_tab, toy_dataset)
+    assert train_tab.form.cycle_noise.value() == 0.5  # the toy preset's
+    assert "contrast" in train_tab.form.cycle_noise.toolTip()
+    assert train_tab.form.cycle_margin.value() == 0.05 and "saturation" in train_tab.form.cycle_margin.toolTip()
+    train_tab.form.cycle_noise.setValue(0.8)
+    train_tab.form.cycle_margin.setValue(0.0)
+    cfg = train_tab.config().training
+    assert (cfg.cycle_noise, cfg.cycle_margin) == (0.8, 0.0)

@@ -1,6 +1,8 @@
 """The toy shape generator: determinism, layout, exact colours, manifest, presets, bad input, safe writes."""
 from __future__ import annotations
 
+import hashlib
+import json
 import subprocess
 import sys
 from dataclasses import replace
@@ -15,6 +17,7 @@ from data.shapes import (
     SHAPES,
     GenerationCancelled,
     ShapeDatasetParams,
+    ShapeGeometry,
     generate_dataset,
     load_manifest,
     render_coverage,
@@ -237,6 +240,11 @@ BAD = [
     (dict(noise_domains=("C",)), "noise domains"),
     (dict(rgb_domain="C"), "RGB domain"),
     (dict(scale=(0.6, 0.3)), "above its maximum"),
+    (dict(triangle_kind="obtuse"), "unknown triangle kind 'obtuse': choose from equilateral, right, axis-aligned"),
+    (dict(image_format="gif"), "unknown image format 'gif': choose from png, jpeg"),
+    (dict(image_format="jpeg", jpeg_quality=0), "JPEG quality must be an integer from 1 to 100, got 0"),
+    (dict(jpeg_quality=101), "JPEG quality must be an integer from 1 to 100, got 101"),
+    (dict(jpeg_quality=50.5), "JPEG quality must be an integer"),
 ]
 
 
@@ -310,3 +318,160 @@ def test_core_and_cli_modules_load_without_qt_or_torch():
         "assert not bad, bad\n"
     )
     subprocess.run([sys.executable, "-c", code], cwd=REPO, check=True)
+
+
+# -- triangle kinds and JPEG output ---------------------------------------------------------------
+
+# sha256 of render_scene's images and figures computed with the code before triangle kinds and JPEG
+# existed: the defaults must keep drawing exactly the same scenes (same random draws per figure).
+BEFORE_TRIANGLE_KINDS = [
+    (dict(size=48, seed=7), "78e39bb53b79ec94c7c1b661409a5e2812bd2776c7a2f67800b1220e1b9b588d"),
+    (
+        dict(shapes=SHAPES, size=64, seed=3, rotation=30.0, shift=2, scale=(0.3, 0.5),
+             background="texture:0-255", noise_sigma=3.0),
+        "0d822e71c73a123c77dd5532578feebe810ebb7e3180b68ce3d7ee138be6dd48",
+    ),
+    (
+        dict(shapes=("triangle", "star"), size=64, shapes_per_image=(2, 4), scale=(0.15, 0.3), seed=11,
+             antialias=False),
+        "4f4dacade76d5f5b0e328a7ea438023adc8f89c3e316af648129e6f2503d187a",
+    ),
+]
+
+
+def scenes_digest(params: ShapeDatasetParams, count: int = 3) -> str:
+    h = hashlib.sha256()
+    for split in ("train", "test"):
+        for shape in params.shapes:
+            for i in range(count):
+                scene = render_scene(params, shape, i, split)
+                h.update(scene.rgb.tobytes())
+                h.update(scene.gray.tobytes())
+                h.update(json.dumps([g.to_dict() for g in scene.figures]).encode())
+    return h.hexdigest()
+
+
+@pytest.mark.parametrize("changes, digest", BEFORE_TRIANGLE_KINDS, ids=["default", "all-shapes", "multi"])
+def test_default_parameters_draw_exactly_what_they_drew_before(changes, digest):
+    assert scenes_digest(ShapeDatasetParams(**changes)) == digest
+
+
+def test_other_triangle_kinds_and_jpeg_leave_the_other_shapes_alone():
+    base = tiny(shapes=SHAPES, shift=2, scale=(0.3, 0.5))
+    for changes in (dict(triangle_kind="right"), dict(triangle_kind="axis-aligned"), dict(image_format="jpeg")):
+        other = replace(base, **changes)
+        for shape in SHAPES:
+            a, b = render_scene(base, shape, 1), render_scene(other, shape, 1)
+            same = shape != "triangle" or changes.get("triangle_kind") is None
+            assert (a.figures == b.figures and np.array_equal(a.rgb, b.rgb)) == same, (shape, changes)
+            if shape == "triangle":  # same centre and size: only the outline changes
+                assert [(f.center, f.size) for f in a.figures] == [(f.center, f.size) for f in b.figures]
+
+
+def test_right_triangle_has_half_the_area_of_its_circles_inscribed_square():
+    params = tiny(triangle_kind="right", size=64, scale=(0.5, 0.8), rotation=180.0)
+    rotations = []
+    for i in range(6):
+        (g,) = render_scene(params, "triangle", i).figures
+        assert g.kind == "right" and -180 <= g.rotation <= 180
+        rotations.append(g.rotation)
+        r = g.size / 2
+        # Area r^2 (legs r * sqrt(2)); measured on an 8x canvas, where the anti-aliased rim is negligible.
+        big = replace(g, center=(255.5, 255.5), size=8 * g.size)
+        area = render_coverage([big], 512).sum() / 255 / 64
+        assert area == pytest.approx(r * r, rel=0.04), (i, g)
+        # At the real size too, within the rim OpenCV's anti-aliasing adds.
+        area = render_coverage([g], 64).sum() / 255
+        assert r * r < area < 1.25 * r * r
+        # An equilateral triangle of the same size is a third larger, so the test tells them apart.
+        equilateral = render_coverage([replace(big, kind=None)], 512).sum() / 255 / 64
+        assert equilateral == pytest.approx(3 * 3**0.5 / 4 * r * r, rel=0.04)
+    assert len(set(rotations)) == 6
+
+
+def test_axis_aligned_triangle_has_its_legs_along_the_axes():
+    params = tiny(triangle_kind="axis-aligned", size=64, scale=(0.4, 0.9), rotation=10.0, train_per_class=12)
+    corners = set()
+    for i in range(12):
+        (g,) = render_scene(params, "triangle", i).figures
+        assert g.kind == "right" and g.rotation in (45.0, 135.0, 225.0, 315.0)  # params.rotation ignored
+        hard = render_coverage([g], 64, antialias=False) > 0
+        ys, xs = np.nonzero(hard)
+        box = hard[ys.min():ys.max() + 1, xs.min():xs.max() + 1]
+        assert box.shape[0] == box.shape[1]
+        assert box.mean() == pytest.approx(0.5, abs=0.04)  # half of the bounding square (+ the diagonal)
+        full_rows = [box[0].all(), box[-1].all()]
+        full_cols = [box[:, 0].all(), box[:, -1].all()]
+        assert sum(full_rows) == 1 and sum(full_cols) == 1, g  # one straight horizontal and vertical leg
+        corners.add((full_rows.index(True), full_cols.index(True)))
+        # The legs are straight: every row's run starts (or ends) at the same column, and so do the columns.
+        runs = [np.flatnonzero(row) for row in box]
+        edge = [r[0] for r in runs] if full_cols[0] else [r[-1] for r in runs]
+        assert len(set(edge)) == 1
+    assert len(corners) == 4  # all four orientations occur
+
+
+@pytest.mark.parametrize("kind", ["equilateral", "right", "axis-aligned"])
+def test_the_manifest_redraws_every_triangle_kind(tmp_path, kind):
+    params = tiny(triangle_kind=kind, shapes=("triangle", "square"), shapes_per_image=(1, 2), scale=(0.2, 0.4))
+    out = generate_dataset(params, tmp_path / "ds")
+    manifest = load_manifest(out)
+    assert ShapeDatasetParams.from_dict(manifest["params"]).triangle_kind == kind
+    for row in manifest["images"]:
+        for figure in row["shapes"]:
+            expected = "right" if kind != "equilateral" and figure["shape"] == "triangle" else None
+            assert figure.get("kind") == expected
+            assert ("kind" in figure) == (expected is not None)  # equilateral figures read as before
+        alpha = render_coverage(row["shapes"], params.size).astype(np.uint16)
+        level = np.asarray(row["color"], np.uint16)
+        expected_img = ((alpha[..., None] * level + 127) // 255).astype(np.uint8)
+        img = read(out / row["file"])
+        if img.ndim == 2:
+            expected_img = expected_img[..., 0]
+        assert np.array_equal(img, expected_img), row["file"]
+
+
+def test_geometry_round_trips_with_kind_and_reads_old_manifests():
+    right = ShapeGeometry("triangle", (10.5, 12.0), 20.0, 135.0, None, "right")
+    assert right.to_dict()["kind"] == "right"
+    assert ShapeGeometry.from_dict(right.to_dict()) == right
+    old = {"shape": "triangle", "center": [10.5, 12.0], "size": 20.0, "rotation": 135.0, "aspect": None}
+    assert ShapeGeometry.from_dict(old) == replace(right, kind=None)
+    assert ShapeGeometry.from_dict(old).to_dict() == old
+    assert not np.array_equal(render_coverage([old], 24), render_coverage([right], 24))
+    params = tiny(triangle_kind="axis-aligned", image_format="jpeg", jpeg_quality=90)
+    assert ShapeDatasetParams.from_dict(params.to_dict()).to_dict() == params.to_dict()
+    legacy = {k: v for k, v in tiny().to_dict().items() if k not in ("triangle_kind", "image_format", "jpeg_quality")}
+    assert ShapeDatasetParams.from_dict(legacy).to_dict() == tiny().to_dict()
+
+
+def test_jpeg_datasets_write_jpg_files_that_load_and_score_perfectly(tmp_path):
+    from data.scoring import score_directory
+    from data.unaligned import UnalignedDataset
+    from models.evaluation import ColourizationProbe
+
+    params = tiny(shapes=SHAPES, image_format="jpeg", background="random:0-255", triangle_kind="right",
+                  train_per_class=2, test_per_class=3, size=40, scale=(0.3, 0.9))
+    out = generate_dataset(params, tmp_path / "ds")
+    manifest = load_manifest(out)
+    listed = sorted(row["file"] for row in manifest["images"])
+    on_disk = sorted(k for k in files(out) if k != "manifest.json")
+    assert listed == on_disk and all(name.endswith(".jpg") for name in on_disk)
+    assert all(p.read_bytes()[:3] == b"\xff\xd8\xff" for p in (out / "testA").iterdir())  # JPEG signature
+    # Lossy: the files are not the rendered scene, but close to it.
+    scene = render_scene(params, "star", 1, "test")
+    img = read(out / "testA" / "star_0001.jpg")
+    assert not np.array_equal(img, scene.rgb) and np.abs(img.astype(int) - scene.rgb).mean() < 12
+    # Higher quality is closer.
+    best = generate_dataset(replace(params, jpeg_quality=100, train_per_class=0), tmp_path / "q100")
+    err100 = np.abs(read(best / "testA" / "star_0001.jpg").astype(int) - scene.rgb).mean()
+    assert err100 < np.abs(img.astype(int) - scene.rgb).mean()
+
+    data = UnalignedDataset(out, load_size=40, crop_size=40)
+    assert (data.A.channels, data.B.channels) == (3, 1)
+    assert len(data.A) == len(data.B) == 2 * len(SHAPES)
+    # The RGB test images, JPEG ringing and all, are perfect translations of the gray ones.
+    result = score_directory(out, out / "testA")
+    assert result.accuracy == 1.0 and result.n == 3 * len(SHAPES) and not result.missing
+    probe = ColourizationProbe.create(out, 32)
+    assert probe is not None and len(probe.classes) == 3 * len(SHAPES)

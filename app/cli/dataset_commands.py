@@ -12,7 +12,7 @@ from dataclasses import replace
 
 from app.cli.progress import ProgressBar
 from data.scoring import score_directory
-from data.shapes import PRESETS, SHAPES, ShapeDatasetParams, generate_dataset
+from data.shapes import IMAGE_FORMATS, PRESETS, SHAPES, TRIANGLE_KINDS, ShapeDatasetParams, generate_dataset
 from models.errors import UserError
 
 
@@ -45,6 +45,14 @@ def register(subparsers) -> None:
     p.add_argument("--aspect", metavar="MIN,MAX", help="rectangle side ratio range")
     p.add_argument("--ellipse-aspect", metavar="MIN,MAX", help="ellipse axis ratio range")
     p.add_argument("--shapes-per-image", metavar="MIN,MAX", help="figures per image (all of the image's class)")
+    p.add_argument(
+        "--triangle",
+        choices=TRIANGLE_KINDS,
+        help="triangle kind: equilateral (default), right (right isosceles, randomly rotated) or axis-aligned "
+        "(right isosceles with its legs along the image axes; --rotation does not apply)",
+    )
+    p.add_argument("--format", choices=IMAGE_FORMATS, help="image files: png (lossless, default) or jpeg (.jpg)")
+    p.add_argument("--jpeg-quality", metavar="Q", help="JPEG quality 1-100 with --format jpeg (default: 75)")
     p.add_argument("--no-antialias", action="store_true", help="hard edges")
     p.add_argument("--seed", metavar="N", help="random seed")
     p.add_argument("--overwrite", action="store_true", help="replace an existing dataset in OUT")
@@ -81,6 +89,7 @@ def params_from_args(args) -> ShapeDatasetParams:
         ("shift", "--shift", int),
         ("rotation", "--rotation", float),
         ("seed", "--seed", int),
+        ("jpeg_quality", "--jpeg-quality", int),
     ):
         value = getattr(args, option)
         if value is not None:
@@ -102,6 +111,10 @@ def params_from_args(args) -> ShapeDatasetParams:
         changes["rgb_domain"] = args.rgb_domain.strip().upper()
     if args.no_antialias:
         changes["antialias"] = False
+    if args.triangle is not None:
+        changes["triangle_kind"] = args.triangle
+    if args.format is not None:
+        changes["image_format"] = args.format
     params = replace(params, **changes)
     params.validate()
     return params

@@ -34,6 +34,17 @@ def register(sub) -> None:
     p.add_argument("--lambda-cycle", type=float, help="weight of both cycle losses")
     p.add_argument("--lambda-identity", type=float, help="identity loss weight (relative to lambda-cycle)")
     p.add_argument("--gan-mode", choices=["lsgan", "vanilla"])
+    p.add_argument("--cycle-noise", type=float, metavar="FRACTION",
+                   help="std of the Gaussian noise added to a translation before it is translated back, as a "
+                   "fraction of that domain's contrast (measured on the training images). It stops a "
+                   "generator hiding the colour in invisible patterns of its gray output (CycleGAN's "
+                   "steganography), so the other generator must read the colour off the shape. 0 = the "
+                   "paper's CycleGAN (default: the preset's, 0.5 for toy)")
+    p.add_argument("--cycle-margin", type=float, metavar="M",
+                   help="the cycle losses aim this far inside the generators' tanh range [-1, 1], so black "
+                   "backgrounds and full colours do not drive the output layer into saturation, where a "
+                   "colour not painted yet can no longer be learned. 0 = the paper's (default: the "
+                   "preset's, 0.05 for toy)")
     p.add_argument("--seed", type=int)
     p.add_argument("--device", choices=["auto", "cpu", "cuda"])
     p.add_argument("--threads", type=int, help="CPU threads for torch (default: one per core)")
@@ -73,7 +84,9 @@ def _config_from_args(args):
             setattr(n, attr, value)
     for attr, value in (("n_epochs", args.epochs), ("n_epochs_decay", args.epochs_decay),
                         ("batch_size", args.batch_size), ("lr", args.lr), ("lambda_identity", args.lambda_identity),
-                        ("gan_mode", args.gan_mode), ("seed", args.seed), ("device", args.device),
+                        ("gan_mode", args.gan_mode), ("cycle_noise", args.cycle_noise),
+                        ("cycle_margin", args.cycle_margin), ("seed", args.seed),
+                        ("device", args.device),
                         ("num_threads", args.threads)):
         if value is not None:
             setattr(t, attr, value)
@@ -104,6 +117,11 @@ def run_train(args) -> int:
     print(f"training {cfg.preset}: {cfg.network.generator} ngf {cfg.network.ngf}, "
           f"{cfg.training.crop_size}px, {len(trainer.dataset.A)} A / {len(trainer.dataset.B)} B images, "
           f"{cfg.training.total_epochs} epochs, device {trainer.device}", file=sys.stderr)
+    c, sigma = trainer.contrasts, trainer.model.noise_sigma
+    print(f"contrast A {c['A']:.2f}, B {c['B']:.2f}: cycle noise std {sigma['A']:.2f} on fake A, {sigma['B']:.2f} "
+          f"on fake B ({cfg.training.cycle_noise:g} of the contrast)", file=sys.stderr)
+    if trainer.probe is None and trainer.probe_note:
+        print(trainer.probe_note, file=sys.stderr)
     bar = None
     try:
         for report in trainer.run():
@@ -120,6 +138,8 @@ def run_train(args) -> int:
                 if s.accuracy is not None:
                     parts.append(f"colourization accuracy {s.accuracy:.1%}")
                 sys.stderr.write("\n" + ", ".join(parts) + "\n")
+                if s.warning:
+                    sys.stderr.write(f"warning: {s.warning}\n")
     except KeyboardInterrupt:
         trainer.save(reason="stop")
         print(f"\ninterrupted: state saved, continue with --resume --out {args.out}", file=sys.stderr)
@@ -149,7 +169,9 @@ def run_evaluate(args) -> int:
     size = cfg.training.crop_size
     table = evaluate_losses(model, paired_test_batches(dataroot, cfg.network.input_nc, cfg.network.output_nc, size))
     probe = ColourizationProbe.create(dataroot, size)
-    if probe is not None:
+    if isinstance(probe, str):
+        print(probe, file=sys.stderr)
+    else:
         table["accuracy"] = probe.accuracy(model.G_B if probe.gray_domain == "B" else model.G_A, device).accuracy
     if args.json:
         print(json.dumps(table, indent=2))

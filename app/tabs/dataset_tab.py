@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import cv2
 import numpy as np
 from PyQt5.QtCore import Qt, QTimer, pyqtSignal
 from PyQt5.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QGridLayout, QGroupBox, QHBoxLayout, QLabel,
@@ -12,7 +13,8 @@ from app.dialogs import show_error, show_warning
 from app.widgets.forms import ColorButton, PathEdit, RangeSpin, spin_box, vertical_scroll
 from app.widgets.image_viewer import ImagePanel
 from app.workers import DatasetWorker
-from data.shapes import DEFAULT_COLORS, PRESETS, SHAPES, ShapeDatasetParams, render_scene
+from data.shapes import (DEFAULT_COLORS, IMAGE_FORMATS, PRESETS, SHAPES, TRIANGLE_KINDS, ShapeDatasetParams,
+                         encode_image, render_scene)
 from models.errors import UserError
 
 PREVIEW_SCENES = 9
@@ -20,8 +22,19 @@ PREVIEW_COLUMNS = 3  # pairs per row: a 2:1 mosaic, about the preview panel's sh
 _GAP = 4
 
 
+def _as_written(image: np.ndarray, params: ShapeDatasetParams) -> np.ndarray:
+    """The image as its file decodes: JPEG artefacts shown, PNG unchanged."""
+    if params.image_format == "png":
+        return image
+    data = np.frombuffer(encode_image(image, params), np.uint8)
+    if image.ndim == 2:
+        return cv2.imdecode(data, cv2.IMREAD_GRAYSCALE)
+    return cv2.cvtColor(cv2.imdecode(data, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+
+
 def preview_mosaic(params: ShapeDatasetParams, scenes: int = PREVIEW_SCENES) -> np.ndarray:
-    """Sample pairs (RGB domain left, gray domain right), PREVIEW_COLUMNS pairs per row, as one RGB image."""
+    """Sample pairs (RGB domain left, gray domain right), PREVIEW_COLUMNS pairs per row, as one RGB image
+    decoded as the files will be (with JPEG artefacts for JPEG output)."""
     split = "train" if params.train_per_class else "test"
     size = params.size
     rows = -(-scenes // PREVIEW_COLUMNS)
@@ -32,8 +45,8 @@ def preview_mosaic(params: ShapeDatasetParams, scenes: int = PREVIEW_SCENES) -> 
         scene = render_scene(params, shape, i // len(params.shapes), split)
         y = (i // cols) * (size + _GAP)
         x = (i % cols) * (2 * size + 3 * _GAP)
-        out[y:y + size, x:x + size] = scene.rgb
-        out[y:y + size, x + size + _GAP:x + 2 * size + _GAP] = scene.gray[:, :, None]
+        out[y:y + size, x:x + size] = _as_written(scene.rgb, params)
+        out[y:y + size, x + size + _GAP:x + 2 * size + _GAP] = _as_written(scene.gray, params)[:, :, None]
     return out
 
 
@@ -181,6 +194,11 @@ class DatasetTab(QWidget):
         self.scale.setToolTip("Shape diameter as a fraction of the canvas")
         self.shift = self._spin(0, 2048, tip="Random shift of each shape, up to this many pixels per axis")
         self.rotation = self._spin(0, 180, decimals=1, step=5.0, tip="Random rotation in [-deg, +deg]")
+        self.triangle_kind = QComboBox()
+        self.triangle_kind.addItems(list(TRIANGLE_KINDS))
+        self.triangle_kind.setToolTip("Equilateral; right isosceles (randomly rotated); or right isosceles "
+                                      "with its legs along the image axes (rotation does not apply)")
+        self.triangle_kind.currentIndexChanged.connect(self._on_changed)
         self.aspect = RangeSpin(1.0, 100.0, decimals=2, step=0.25)
         self.aspect.setToolTip("Long/short side ratio of rectangles")
         self.ellipse_aspect = RangeSpin(1.0, 100.0, decimals=2, step=0.25)
@@ -192,20 +210,32 @@ class DatasetTab(QWidget):
         f.addRow("Scale", self.scale)
         f.addRow("Shift (px)", self.shift)
         f.addRow("Rotation (deg)", self.rotation)
+        f.addRow("Triangles", self.triangle_kind)
         f.addRow("Rectangle aspect", self.aspect)
         f.addRow("Ellipse aspect", self.ellipse_aspect)
         f.addRow("Shapes per image", self.per_image)
         return box
 
     def _counts_box(self) -> QGroupBox:
-        box = QGroupBox("Counts and seed")
+        box = QGroupBox("Counts, seed and file format")
         f = QFormLayout(box)
         self.train_count = self._spin(0, 1_000_000, tip="Training images per class and domain")
         self.test_count = self._spin(0, 1_000_000, tip="Test images per class and domain")
         self.seed = self._spin(0, 2**31 - 1, tip="Same parameters and seed give identical files")
+        self.image_format = QComboBox()
+        self.image_format.addItems(list(IMAGE_FORMATS))
+        self.image_format.setToolTip("png: lossless; jpeg: .jpg files with compression artefacts")
+        self.image_format.currentIndexChanged.connect(self._on_changed)
+        self.jpeg_quality = self._spin(1, 100, tip="JPEG quality (1-100)")
+        format_row = QHBoxLayout()
+        format_row.addWidget(self.image_format)
+        format_row.addWidget(QLabel("quality"))
+        format_row.addWidget(self.jpeg_quality)
+        format_row.addStretch(1)
         f.addRow("Train per class", self.train_count)
         f.addRow("Test per class", self.test_count)
         f.addRow("Seed", self.seed)
+        f.addRow("File format", format_row)
         return box
 
     # --- parameters <-> form ---------------------------------------------------------------------
@@ -220,8 +250,10 @@ class DatasetTab(QWidget):
             rgb_domain=self.rgb_domain.currentText(), shift=self.shift.value(), scale=self.scale.value(),
             rotation=float(self.rotation.value()), aspect=self.aspect.value(),
             ellipse_aspect=self.ellipse_aspect.value(), shapes_per_image=self.per_image.value(),
-            antialias=self.antialias.isChecked(), size=self.size.value(),
-            train_per_class=self.train_count.value(), test_per_class=self.test_count.value(), seed=self.seed.value())
+            triangle_kind=self.triangle_kind.currentText(), antialias=self.antialias.isChecked(),
+            size=self.size.value(), train_per_class=self.train_count.value(), test_per_class=self.test_count.value(),
+            seed=self.seed.value(), image_format=self.image_format.currentText(),
+            jpeg_quality=self.jpeg_quality.value())
 
     def set_params(self, p: ShapeDatasetParams) -> None:
         self._loading = True
@@ -247,12 +279,16 @@ class DatasetTab(QWidget):
             self.train_count.setValue(p.train_per_class)
             self.test_count.setValue(p.test_per_class)
             self.seed.setValue(p.seed)
+            self.triangle_kind.setCurrentText(p.triangle_kind)
+            self.image_format.setCurrentText(p.image_format)
+            self.jpeg_quality.setValue(p.jpeg_quality)
         finally:
             self._loading = False
         self._on_changed()
 
     # --- slots -----------------------------------------------------------------------------------
     def _on_changed(self, *_) -> None:
+        self.jpeg_quality.setEnabled(self.image_format.currentText() == "jpeg")
         if not self._loading:
             self._preview_timer.start()
 

@@ -33,8 +33,8 @@ def dataset_summary(folder: str | Path) -> str:
 
 
 class TrainingForm(QGroupBox):
-    """Preset, epochs, decay epochs, batch size, learning rate, lambda cycle and identity, image size,
-    ngf, depth, device. `config(dataroot)` applies them to the preset and validates the result."""
+    """Preset, epochs, decay epochs, batch size, learning rate, lambda cycle and identity, cycle noise and
+    margin, image size, ngf, depth, device. `config(dataroot)` applies them to the preset and validates."""
 
     def __init__(self, parent=None):
         super().__init__("Model and training", parent)
@@ -48,6 +48,15 @@ class TrainingForm(QGroupBox):
         self.lr = spin_box(0.000001, 1.0, "Generator learning rate (Adam)", decimals=6, step=0.0001)
         self.lambda_cycle = spin_box(0, 1000, "Weight of both cycle-consistency losses", decimals=2, step=1.0)
         self.lambda_identity = spin_box(0, 100, "Identity loss weight, relative to lambda cycle", decimals=2, step=0.1)
+        self.cycle_noise = spin_box(
+            0, 5, "Noise added to a translation before the other generator translates it back, as a fraction "
+            "of that domain's contrast (measured on the training images; gray 128 shapes on black have "
+            "contrast 1). It stops a generator hiding the colour in invisible patterns of its gray output, "
+            "so the colour must be read off the shape. 0 = the paper's CycleGAN.", decimals=2, step=0.1)
+        self.cycle_margin = spin_box(
+            0, 0.5, "The cycle losses aim this far inside the generators' output range [-1, 1], so black "
+            "backgrounds and full colours do not drive the output layer into saturation, where a colour "
+            "not painted yet can no longer be learned. 0 = the paper's CycleGAN.", decimals=3, step=0.01)
         self.image_size = spin_box(8, 1024, "Training image size (images are resized to it)")
         self.ngf = spin_box(1, 512, "Generator filters in the first layer")
         self.depth = spin_box(3, 8, "U-Net downsamplings (the bottleneck is this deep)")
@@ -58,6 +67,7 @@ class TrainingForm(QGroupBox):
         for label, w in (("Epochs", self.epochs), ("Decay epochs", self.epochs_decay),
                          ("Batch size", self.batch_size), ("Learning rate", self.lr),
                          ("Lambda cycle", self.lambda_cycle), ("Lambda identity", self.lambda_identity),
+                         ("Cycle noise (× contrast)", self.cycle_noise), ("Cycle margin", self.cycle_margin),
                          ("Image size", self.image_size), ("ngf", self.ngf), ("Depth (U-Net)", self.depth),
                          ("Device", self.device)):
             form.addRow(label, w)
@@ -79,6 +89,8 @@ class TrainingForm(QGroupBox):
         self.lr.setValue(t.lr)
         self.lambda_cycle.setValue(t.lambda_A)
         self.lambda_identity.setValue(t.lambda_identity)
+        self.cycle_noise.setValue(t.cycle_noise)
+        self.cycle_margin.setValue(t.cycle_margin)
         self.image_size.setValue(t.crop_size)
         self.ngf.setValue(n.ngf)
         self.depth.setValue(n.num_downs)
@@ -94,6 +106,8 @@ class TrainingForm(QGroupBox):
         t.batch_size, t.lr = self.batch_size.value(), self.lr.value()
         t.lambda_A = t.lambda_B = self.lambda_cycle.value()
         t.lambda_identity = self.lambda_identity.value()
+        t.cycle_noise = self.cycle_noise.value()
+        t.cycle_margin = self.cycle_margin.value()
         t.load_size = t.crop_size = self.image_size.value()
         t.device = self.device.currentText()
         validate(cfg)
@@ -101,6 +115,6 @@ class TrainingForm(QGroupBox):
 
     def set_editable(self, on: bool) -> None:
         for w in (self.preset, self.epochs, self.epochs_decay, self.batch_size, self.lr, self.lambda_cycle,
-                  self.lambda_identity, self.image_size, self.ngf, self.device):
+                  self.lambda_identity, self.cycle_noise, self.cycle_margin, self.image_size, self.ngf, self.device):
             w.setEnabled(on)
         self.depth.setEnabled(on and preset_config(self.preset.currentText()).network.generator == "unet")

@@ -192,6 +192,12 @@ class TrainTab(QWidget):
             grid.addWidget(b, 0, i)
         grid.addWidget(self.progress, 0, 4)
         grid.addWidget(self.progress_label, 1, 0, 1, 5)
+        # Why there is no accuracy, or that the run has painted every shape one colour for a while.
+        self.notice = QLabel()
+        self.notice.setWordWrap(True)
+        self.notice.setStyleSheet("color: #a04000;")
+        self.notice.setVisible(False)
+        grid.addWidget(self.notice, 2, 0, 1, 5)
         grid.setColumnStretch(4, 1)
         return bar
 
@@ -401,6 +407,11 @@ class TrainTab(QWidget):
         self._fill_layers(which)
         self.progress_label.setText(f"{info.counts['A']} A / {info.counts['B']} B images, "
                                     f"{info.iterations_per_epoch} iterations per epoch")
+        self._show_notice(info.note)
+
+    def _show_notice(self, text: str) -> None:
+        self.notice.setText(text)
+        self.notice.setVisible(bool(text))
 
     def _fill_layers(self, which: str) -> None:
         labels = self._layers.get(which, [])
@@ -434,8 +445,13 @@ class TrainTab(QWidget):
         self.loss_plot.add_report(report)
         if self._worker is not None:
             self._worker.plot_size = self.loss_plot.pixel_size()
-        if report.epoch_summary is not None:
+        summary = report.epoch_summary
+        if summary is not None:
             self.run_saved.emit(str(self._worker.run_dir if self._worker else self.run_dir.text()))
+            if summary.warning:
+                self._show_notice(summary.warning)
+            elif summary.accuracy is not None and not summary.collapsed:
+                self._show_notice("")
         self._last_report = report
         self._schedule_draw()
 
