@@ -26,20 +26,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from scripts.xvfb import start_xvfb  # noqa: E402
+
 TARGET_MS = 100.0
-
-
-def start_xvfb() -> tuple[subprocess.Popen, str]:
-    read, write = os.pipe()
-    proc = subprocess.Popen(["Xvfb", "-displayfd", str(write), "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
-                            pass_fds=(write,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    os.close(write)
-    with os.fdopen(read) as pipe:
-        number = pipe.readline().strip()
-    if not number:
-        proc.kill()
-        sys.exit("Xvfb did not start")
-    return proc, f":{number}"
 
 
 class Heartbeat:
@@ -170,9 +159,10 @@ def main() -> int:
     args = parser.parse_args()
     os.environ["QT_QPA_PLATFORM"] = args.platform
     if args.platform == "xcb" and not os.environ.get("DISPLAY"):
-        if shutil.which("Xvfb") is None:
-            sys.exit("no $DISPLAY and no Xvfb: apt-get install xvfb, or pass --platform offscreen")
-        xvfb, display = start_xvfb()
+        try:
+            xvfb, display = start_xvfb()
+        except RuntimeError as exc:
+            sys.exit(f"no $DISPLAY, and {exc}; or pass --platform offscreen")
         try:
             return subprocess.call([sys.executable, __file__, *sys.argv[1:]], env={**os.environ, "DISPLAY": display})
         finally:

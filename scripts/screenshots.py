@@ -20,21 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-
-def start_xvfb(size: str) -> tuple[subprocess.Popen, str]:
-    """Xvfb on a free display (it picks the number and writes it to a pipe)."""
-    if shutil.which("Xvfb") is None:
-        sys.exit("no $DISPLAY and no Xvfb: install it (apt-get install xvfb) or run under an X server")
-    read, write = os.pipe()
-    proc = subprocess.Popen(["Xvfb", "-displayfd", str(write), "-screen", "0", f"{size}x24", "-nolisten", "tcp"],
-                            pass_fds=(write,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    os.close(write)
-    with os.fdopen(read) as pipe:
-        number = pipe.readline().strip()
-    if not number or proc.poll() is not None:
-        proc.kill()
-        sys.exit("Xvfb did not start")
-    return proc, f":{number}"
+from scripts.xvfb import start_xvfb  # noqa: E402
 
 
 def wait(app, seconds: float, until=lambda: False) -> None:
@@ -70,7 +56,10 @@ def main() -> int:
     if not os.environ.get("DISPLAY"):
         # The X server outlives this process only if we let it: run the rendering as a child and stop
         # the server whatever happens to the child (a Qt abort skips Python's clean-up).
-        xvfb, display = start_xvfb(args.size)
+        try:
+            xvfb, display = start_xvfb(args.size)
+        except RuntimeError as exc:
+            sys.exit(f"no $DISPLAY, and {exc}: run under an X server or install it")
         try:
             return subprocess.call([sys.executable, __file__, *sys.argv[1:]], env={**os.environ, "DISPLAY": display})
         finally:

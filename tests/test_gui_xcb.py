@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from scripts.xvfb import start_xvfb
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -20,20 +21,13 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.fixture(scope="module")
 def x_display():
     """A private Xvfb server; its display name (":N")."""
-    if shutil.which("Xvfb") is None:
+    try:
+        server, display = start_xvfb()
+    except RuntimeError as exc:
         if os.environ.get("CI"):
-            pytest.fail("Xvfb is not installed; .ci/run installs it (apt-get install xvfb)")
-        pytest.skip("needs Xvfb (apt-get install xvfb), which .ci/run installs")
-    read, write = os.pipe()
-    server = subprocess.Popen(["Xvfb", "-displayfd", str(write), "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
-                              pass_fds=(write,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    os.close(write)
-    with os.fdopen(read) as pipe:
-        number = pipe.readline().strip()
-    if not number:
-        server.kill()
-        pytest.fail("Xvfb did not start")
-    yield f":{number}"
+            pytest.fail(f"{exc}; .ci/run installs it")
+        pytest.skip(f"needs a private X server: {exc}")
+    yield display
     server.terminate()
     server.wait(10)
 

@@ -1,0 +1,1 @@
+"""Developer scripts: screenshots, and the Xvfb helper the GUI test and benchmark share."""
