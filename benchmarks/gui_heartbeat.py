@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -26,7 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from scripts.xvfb import start_xvfb  # noqa: E402
+from scripts.xvfb import rerun_under_xvfb  # noqa: E402
 
 TARGET_MS = 100.0
 
@@ -160,14 +159,9 @@ def main() -> int:
     os.environ["QT_QPA_PLATFORM"] = args.platform
     if args.platform == "xcb" and not os.environ.get("DISPLAY"):
         try:
-            xvfb, display = start_xvfb()
+            return rerun_under_xvfb(__file__, sys.argv[1:])
         except RuntimeError as exc:
             sys.exit(f"no $DISPLAY, and {exc}; or pass --platform offscreen")
-        try:
-            return subprocess.call([sys.executable, __file__, *sys.argv[1:]], env={**os.environ, "DISPLAY": display})
-        finally:
-            xvfb.terminate()
-            xvfb.wait(10)
     return run(args.seconds, args.threads)
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -20,7 +19,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from scripts.xvfb import start_xvfb  # noqa: E402
+from scripts.xvfb import rerun_under_xvfb  # noqa: E402
 
 
 def wait(app, seconds: float, until=lambda: False) -> None:
@@ -54,17 +53,10 @@ def main() -> int:
     parser.add_argument("--model", help="run folder for the Test tab")
     args = parser.parse_args()
     if not os.environ.get("DISPLAY"):
-        # The X server outlives this process only if we let it: run the rendering as a child and stop
-        # the server whatever happens to the child (a Qt abort skips Python's clean-up).
         try:
-            xvfb, display = start_xvfb(args.size)
+            return rerun_under_xvfb(__file__, sys.argv[1:], args.size)
         except RuntimeError as exc:
             sys.exit(f"no $DISPLAY, and {exc}: run under an X server or install it")
-        try:
-            return subprocess.call([sys.executable, __file__, *sys.argv[1:]], env={**os.environ, "DISPLAY": display})
-        finally:
-            xvfb.terminate()
-            xvfb.wait(10)
     width, height = (int(v) for v in args.size.split("x"))
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

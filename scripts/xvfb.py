@@ -23,3 +23,19 @@ def start_xvfb(size: str = "1280x800") -> tuple[subprocess.Popen, str]:
         proc.kill()
         raise RuntimeError("Xvfb did not start")
     return proc, f":{number}"
+
+
+def rerun_under_xvfb(script: str, args: list[str], size: str = "1280x800") -> int:
+    """Runs `python script args` as a child on a private Xvfb and returns its exit code.
+
+    A child, so that the server is stopped whatever happens to the Qt process (an abort skips Python's
+    clean-up). RuntimeError as start_xvfb.
+    """
+    import sys
+
+    server, display = start_xvfb(size)
+    try:
+        return subprocess.call([sys.executable, script, *args], env={**os.environ, "DISPLAY": display})
+    finally:
+        server.terminate()
+        server.wait(10)
