@@ -13,6 +13,7 @@ import math
 import random
 import threading
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -162,6 +163,14 @@ class Trainer:
         start_step = self.epoch * per_epoch + self.iteration
         started = time.perf_counter()
         while self.epoch < t.total_epochs:
+            if self.iteration >= per_epoch:
+                # Stopped during an epoch's end (validation, checkpoint) after its last step: finish that
+                # end, which has no randomness, rather than loop over an epoch with no batches left.
+                with warnings.catch_warnings():
+                    # No optimizer has stepped in this process yet; the restored schedule is right.
+                    warnings.filterwarnings("ignore", message="Detected call of `lr_scheduler.step")
+                    self._end_epoch(0.0)
+                continue
             epoch_start = time.perf_counter()
             for index, real_A, real_B in self.dataset.epoch(self.epoch, t.batch_size, start=self.iteration):
                 if not self._wait_while_paused():

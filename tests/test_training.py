@@ -155,3 +155,42 @@ def test_cycle_noise_perturbs_only_the_reconstruction_input_and_only_in_training
     with torch.no_grad():
         one, two = model.translate(a, b), model.translate(a, b)
     assert torch.equal(one["rec_A"], two["rec_A"]) and torch.equal(one["rec_B"], two["rec_B"])
+
+
+def test_a_run_stopped_during_its_epoch_end_resumes_and_matches_an_uninterrupted_run(toy_dataset, tmp_path,
+                                                                                    monkeypatch):
+    """Ctrl-C during the end-of-epoch validation once saved iteration == iterations per epoch, and
+    `train --resume` then spun forever on an epoch with no batches left."""
+    from models import training
+
+    cfg = tiny_config(toy_dataset, n_epochs=2, n_epochs_decay=0)
+    straight = Trainer(cfg, tmp_path / "straight")
+    list(straight.run())
+
+    real_evaluate = training.evaluate_losses
+    calls = []
+
+    def interrupted(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise KeyboardInterrupt
+        return real_evaluate(*args, **kwargs)
+
+    monkeypatch.setattr(training, "evaluate_losses", interrupted)
+    first = Trainer(tiny_config(toy_dataset, n_epochs=2, n_epochs_decay=0), tmp_path / "run")
+    with pytest.raises(KeyboardInterrupt):
+        list(first.run())
+    first.save(reason="stop")  # what the command line does on Ctrl-C
+    per_epoch = first.dataset.batches_per_epoch(cfg.training.batch_size)
+    assert (first.epoch, first.iteration) == (0, per_epoch)
+    monkeypatch.setattr(training, "evaluate_losses", real_evaluate)
+
+    resumed = Trainer(cfg, tmp_path / "run", resume=True)
+    done = threading.Thread(target=lambda: list(resumed.run()), daemon=True)
+    done.start()
+    done.join(60)
+    assert not done.is_alive(), "the resumed run hangs"
+    assert resumed.finished and [h["epoch"] for h in resumed.history] == [1, 2]
+    for name, net in resumed.model.networks().items():
+        for a, b in zip(net.state_dict().values(), straight.model.networks()[name].state_dict().values()):
+            assert torch.equal(a, b), name

@@ -5,6 +5,7 @@ import json
 import math
 
 import cv2
+import pytest
 
 from app.main import main
 
@@ -55,3 +56,16 @@ def test_bad_input_exits_2_with_a_message_naming_the_problem(tmp_path, capsys):
     assert "not a run directory" in capsys.readouterr().err
     assert main(["translate", str(tmp_path / "g.pth"), str(tmp_path), "--out", str(tmp_path / "o")]) == 2
     assert "checkpoint not found" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("option, value, message", [
+    ("--seed", "-1", "seed must be 0 or more"), ("--size", "0", "at least 8 pixels"),
+    ("--size", "-8", "at least 8 pixels"), ("--threads", "-1", "threads must be 0"),
+])
+def test_impossible_settings_are_refused_before_anything_is_written(toy_dataset, tmp_path, capsys, option, value,
+                                                                    message):
+    run = tmp_path / "run"
+    assert main(["train", str(toy_dataset), "--out", str(run), option, value, *TINY[2:]]) == 2
+    assert message in capsys.readouterr().err
+    assert not run.exists()
+
