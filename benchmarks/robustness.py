@@ -101,9 +101,10 @@ def run_job(cell: str, seed: int, args) -> dict:
         return {"cell": cell, "seed": seed, "error": out.stderr.strip().splitlines()[-1:]}
     result = json.loads(out.stdout.strip().splitlines()[-1])
     acc = result["final_accuracy"]
-    print(f"  {cell:14s} seed {seed}: 95 % " + (f"at epoch {result['epoch_to_95']:3d} after "
-          f"{result['seconds_to_95']:5.0f} s" if result["seconds_to_95"] is not None else "never") +
-          f", final {acc:.1%} after {result['epochs']} epochs" if acc is not None else "", flush=True)
+    reached = (f"at epoch {result['epoch_to_95']:3d} after {result['seconds_to_95']:5.0f} s"
+               if result["seconds_to_95"] is not None else "never")
+    final = f", final {acc:.1%} after {result['epochs']} epochs" if acc is not None else ", no accuracy"
+    print(f"  {cell:14s} seed {seed}: 95 % {reached}{final}", flush=True)
     return result
 
 
