@@ -81,10 +81,11 @@ class ColourizationProbe:
     """
 
     def __init__(self, gray_domain: str, images: torch.Tensor, raw_gray: list, classes: list[str],
-                 class_colors: dict, gray_level: int, masks: list | None = None):
+                 class_colors: dict, gray_level: int, masks: list | None = None, note: str = ""):
         self.gray_domain = gray_domain
         self.images, self.raw_gray, self.classes = images, raw_gray, classes
         self.class_colors, self.gray_level, self.masks = class_colors, gray_level, masks
+        self.note = note  # what the user should know about the score (images it leaves out)
 
     @classmethod
     def create(cls, dataroot: str | Path, size: int, split: str = "test", limit: int | None = None):
@@ -98,8 +99,12 @@ class ColourizationProbe:
             found = probe_set(root, size, split, limit)
             if isinstance(found, str):
                 return found
+            note = ""
+            if found.unlabelled:
+                note = (f"the accuracy scores the {len(found.classes)} test images whose names give a class; "
+                        f"{found.unlabelled} name none and are left out")
             return cls(found.gray_domain, found.images, found.raw_gray, found.classes, found.class_colors,
-                       found.gray_level, found.masks)
+                       found.gray_level, found.masks, note)
         manifest = load_manifest(root)
         params = manifest.get("params", {})
         gray_domain = "B" if params.get("rgb_domain", "A") == "A" else "A"

@@ -109,10 +109,10 @@ class Trainer:
         else:
             checkpoints.save_config(self.run_dir, cfg)
         self._val_batches = self._load_validation()
-        self.probe, self.probe_note = None, ""  # the note says why there is no accuracy
+        self.probe, self.probe_note = None, ""  # the note: why there is no accuracy, or what it leaves out
         if t.val_images:
             probe = ColourizationProbe.create(cfg.dataroot, t.crop_size, limit=t.val_images)
-            self.probe, self.probe_note = (None, probe) if isinstance(probe, str) else (probe, "")
+            self.probe, self.probe_note = (None, probe) if isinstance(probe, str) else (probe, probe.note)
         self._stop = threading.Event()
         self._running = threading.Event()
         self._running.set()

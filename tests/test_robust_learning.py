@@ -105,7 +105,12 @@ def test_a_dataset_without_manifest_gets_accuracy_from_class_names(toy_dataset, 
     assert main(["train", str(plain), "--out", str(tmp_path / "run"), "--epochs", "1", "--epochs-decay", "0",
                  *TINY]) == 0
     err = capsys.readouterr().err
-    assert "colourization accuracy" in err and "no accuracy" not in err
+    assert "colourization accuracy" in err and "no accuracy" not in err and "left out" not in err
+
+    (plain / "testB" / "circle_0000.png").rename(plain / "testB" / "0000.png")  # one name without a class
+    assert main(["train", str(plain), "--out", str(tmp_path / "run1"), "--epochs", "1", "--epochs-decay", "0",
+                 *TINY]) == 0
+    assert "1 name none and are left out" in capsys.readouterr().err
 
     for domain in ("trainA", "trainB", "testA", "testB"):
         for i, path in enumerate(sorted((plain / domain).iterdir())):

@@ -120,7 +120,7 @@ def run_train(args) -> int:
     c, sigma = trainer.contrasts, trainer.model.noise_sigma
     print(f"contrast A {c['A']:.2f}, B {c['B']:.2f}: cycle noise std {sigma['A']:.2f} on fake A, {sigma['B']:.2f} "
           f"on fake B ({cfg.training.cycle_noise:g} of the contrast)", file=sys.stderr)
-    if trainer.probe is None and trainer.probe_note:
+    if trainer.probe_note:
         print(trainer.probe_note, file=sys.stderr)
     bar = None
     try:
