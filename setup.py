@@ -21,6 +21,6 @@ setup(
         "seaborn>=0.12",
         "PyQt5>=5.15",
     ],
-    extras_require={"test": ["pytest>=7", "pytest-qt>=4.2"]},
+    extras_require={"test": ["pytest>=7", "pytest-qt>=4.2", "hypothesis>=6"]},
     entry_points={"console_scripts": ["cyclegan-workbench=app.main:main"]},
 )

@@ -13,8 +13,19 @@ import math
 from pathlib import Path
 
 from PyQt5.QtCore import Qt
-from PyQt5.QtWidgets import (QDialog, QDialogButtonBox, QFileDialog, QHeaderView, QLabel, QPushButton, QSplitter,
-                             QTableWidget, QTableWidgetItem, QTabWidget, QVBoxLayout)
+from PyQt5.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QSplitter,
+    QTableWidget,
+    QTableWidgetItem,
+    QTabWidget,
+    QVBoxLayout,
+)
 
 from app.dialogs import show_error
 from app.widgets.image_viewer import ImagePanel
@@ -160,7 +171,7 @@ class ExperimentDialog(QDialog):
 
     def save_report(self, folder: str | Path) -> Path:
         """Write KEY.md, KEY.json and figures/NAME.png into `folder`; returns the Markdown file."""
-        from models.checkpoints import atomic_write_bytes, atomic_write_text
+        from data.files import atomic_write_bytes, atomic_write_text
         from visualization.report import FIGURES_DIR, to_markdown, write_json
 
         o, r = self.outcome, self.outcome.result

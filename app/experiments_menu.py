@@ -14,7 +14,7 @@ from PyQt5.QtWidgets import QAction, QInputDialog, QMenu, QProgressDialog, QWidg
 from app.dialogs import show_error, show_warning
 from app.experiment_dialog import ExperimentDialog
 from app.workers import ExperimentWorker
-from models.errors import UserError
+from data.errors import UserError
 
 # (key of visualization.experiments, menu text, status tip)
 ENTRIES = (

@@ -1,10 +1,11 @@
 """Entry point of `cyclegan-workbench`: a headless subcommand when one is given, else the window."""
 from __future__ import annotations
 
+import os
 import sys
 
 from app.cli import build_parser
-from models.errors import UserError
+from data.errors import UserError
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -16,7 +17,7 @@ def main(argv: list[str] | None = None) -> int:
 
         # Qt aborts the process with a cryptic message when its X11 plugin cannot load: say what to install.
         if system_libraries.uses_xcb() and (missing := system_libraries.missing_libraries()):
-            print(f"error: {system_libraries.missing_message(missing)}", file=sys.stderr)
+            print(f"Error: {system_libraries.missing_message(missing)}", file=sys.stderr)
             return 2
         # Imported here so headless subcommands never load Qt.
         from app.main_window import launch
@@ -28,8 +29,19 @@ def main(argv: list[str] | None = None) -> int:
         print("interrupted", file=sys.stderr)
         return 130
     except UserError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"Error: {exc}", file=sys.stderr)
         return 2
+    except RecursionError:
+        print("Error: an input file is nested too deeply to be read", file=sys.stderr)
+        return 2
+    except Exception as exc:  # noqa: BLE001 - the last line of defence: one line, never a traceback
+        # Known bad input is reported where it is read, with a message naming it; reaching this is a bug.
+        detail = str(exc).splitlines()[0] if str(exc) else ""
+        print(f"Error: unexpected {type(exc).__name__}{': ' + detail if detail else ''} (a bug: please report "
+              "it with the command; CYCLEGAN_WORKBENCH_DEBUG=1 shows the traceback)", file=sys.stderr)
+        if os.environ.get("CYCLEGAN_WORKBENCH_DEBUG"):
+            raise
+        return 1
 
 
 if __name__ == "__main__":

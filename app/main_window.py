@@ -6,14 +6,23 @@ recent items, export, remembered settings.
 from __future__ import annotations
 
 import gc
-
 import sys
 from pathlib import Path
 
 from PyQt5.QtCore import QSettings, Qt
 from PyQt5.QtGui import QIcon, QKeySequence
-from PyQt5.QtWidgets import (QAction, QApplication, QDialog, QDialogButtonBox, QFileDialog, QMainWindow, QMessageBox,
-                             QTabWidget, QTextBrowser, QVBoxLayout)
+from PyQt5.QtWidgets import (
+    QAction,
+    QApplication,
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QMainWindow,
+    QMessageBox,
+    QTabWidget,
+    QTextBrowser,
+    QVBoxLayout,
+)
 
 from app import locations
 from app.dialogs import install_excepthook, show_error, show_message

@@ -12,7 +12,6 @@ itself, between two steps, and emits plain numpy arrays.
 from __future__ import annotations
 
 import copy
-
 import errno
 import logging
 import threading
@@ -24,8 +23,8 @@ import numpy as np
 import torch
 from PyQt5.QtCore import QObject, QRunnable, QThreadPool, pyqtSignal
 
+from data.errors import UserError
 from visualization.plots import LossFigure, LossHistory
-from models.errors import UserError
 
 log = logging.getLogger(__name__)
 
@@ -420,7 +419,11 @@ class ExperimentWorker(Worker):
 
         import cv2
 
-        from visualization.experiments import ExperimentCancelled, as_colourizer, figure_png
+        from visualization.experiments import (
+            ExperimentCancelled,
+            as_colourizer,
+            figure_png,
+        )
 
         # The copy is made here, not in the GUI thread: a 128 px U-Net (42 M parameters) takes ~0.2 s to
         # copy. Copying only reads the shared net; every forward of the Test tab's probe toggles the

@@ -54,7 +54,8 @@ def main() -> None:
 
     import torch
 
-    from data.shapes import PRESETS as DATASET_PRESETS, generate_dataset
+    from data.shapes import PRESETS as DATASET_PRESETS
+    from data.shapes import generate_dataset
     from models.config import DEFAULT_PRESET
 
     print(f"preset {DEFAULT_PRESET}, torch {torch.__version__}, {torch.get_num_threads()} threads")

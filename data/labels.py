@@ -36,9 +36,15 @@ import cv2
 import numpy as np
 import torch
 
+from data.errors import UserError
 from data.scoring import shape_mask_from_gray
-from data.unaligned import detect_channels, domain_folder, list_images, load_domain, read_image
-from models.errors import UserError
+from data.unaligned import (
+    detect_channels,
+    domain_folder,
+    list_images,
+    load_domain,
+    read_image,
+)
 
 RGB_FIGURE_DISTANCE = 40   # a figure pixel is this far (Euclidean RGB) from its image's background colour
 GRAY_FIGURE_DISTANCE = 20  # ... and in a gray image, this far from the border median

@@ -14,8 +14,8 @@ from typing import Sequence
 import cv2
 import numpy as np
 
+from data.errors import UserError
 from data.shapes import ShapeDatasetParams, dataset_root, load_manifest, render_coverage
-from models.errors import UserError
 
 NO_SHAPE = "(no shape)"
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")

@@ -15,7 +15,6 @@ import json
 import math
 import os
 import shutil
-import tempfile
 import uuid
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -24,7 +23,8 @@ from typing import Callable, Sequence
 import cv2
 import numpy as np
 
-from models.errors import UserError
+from data.errors import UserError
+from data.files import read_json, remove_leftovers, temporary_folder
 
 SHAPES = ("circle", "triangle", "square", "rectangle", "ellipse", "pentagon", "hexagon", "star", "cross")
 DEFAULT_COLORS: dict[str, tuple[int, int, int]] = {
@@ -656,13 +656,12 @@ def generate_dataset(
     """
     params.validate()
     out = Path(out_dir)
+    _recover_interrupted_replace(out)
     _check_target(out, overwrite)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
-        umask = os.umask(0)
-        os.umask(umask)
-        tmp.chmod(0o777 & ~umask)  # mkdtemp makes a private folder; the dataset gets the usual mode
+        remove_leftovers(out.parent)  # partial datasets of killed runs
+        tmp = temporary_folder(out)
     except OSError as exc:
         raise UserError(f"cannot create the dataset folder {out}: {exc.strerror or exc}") from None
     try:
@@ -680,25 +679,54 @@ def _check_target(out: Path, overwrite: bool) -> None:
         raise UserError(f"{out} exists and is not a folder")
     if not out.is_dir():
         return
-    entries = sorted(p.name for p in out.iterdir())
+    try:
+        entries = sorted(p.name for p in out.iterdir())
+    except OSError as exc:
+        raise UserError(f"cannot read the folder {out}: {exc.strerror or exc}") from None
     if not entries:
         return
     if not overwrite:
         raise UserError(f"{out} is not empty: choose a new folder or overwrite (--overwrite) to replace it")
-    foreign = [e for e in entries if e not in DATASET_ENTRIES]
+    # --overwrite deletes the folder: only a dataset this program generated, holding nothing else.
+    if MANIFEST_NAME not in entries:
+        raise UserError(f"{out} was not made by generate-dataset (no {MANIFEST_NAME}); refusing to replace it "
+                        "even with overwrite: choose a new or empty folder")
+    foreign = sorted(set(_files_under(out)) - _generated_files(out))
     if foreign:
-        # --overwrite deletes the folder; refuse when it holds anything a generated dataset would not.
         raise UserError(
-            f"{out} holds files that are not part of a generated dataset ({', '.join(foreign[:5])}"
-            f"{', ...' if len(foreign) > 5 else ''}); refusing to replace it even with overwrite"
+            f"{out} holds files that are not part of the generated dataset ({', '.join(foreign[:5])}"
+            f"{', ...' if len(foreign) > 5 else ''}); refusing to replace it even with overwrite: move them "
+            "out first or choose another folder"
         )
+
+
+def _files_under(root: Path) -> list[str]:
+    try:
+        return [p.relative_to(root).as_posix() for p in root.rglob("*") if not p.is_dir()]
+    except OSError as exc:
+        raise UserError(f"cannot read the folder {root}: {exc.strerror or exc}") from None
+
+
+def _generated_files(root: Path) -> set[str]:
+    manifest = load_manifest(root)
+    rows = manifest["images"] if isinstance(manifest["images"], list) else []
+    return {MANIFEST_NAME} | {r["file"] for r in rows if isinstance(r, dict) and isinstance(r.get("file"), str)}
+
+
+def _recover_interrupted_replace(out: Path) -> None:
+    """A kill between the two renames of _move_into_place leaves OUT missing and its old copy hidden."""
+    if out.exists():
+        return
+    olds = sorted(out.parent.glob(f".{out.name}.old-*")) if out.parent.is_dir() else []
+    if olds:
+        os.rename(olds[-1], out)
 
 
 def _move_into_place(tmp: Path, out: Path) -> None:
     if not out.exists():
         os.rename(tmp, out)
         return
-    old = out.parent / f".{out.name}.old-{uuid.uuid4().hex[:8]}"
+    old = out.parent / f".{out.name}.old-{uuid.uuid4().hex[:8]}"  # not a leftover name: recovered if stranded
     os.rename(out, old)
     try:
         os.rename(tmp, out)
@@ -793,10 +821,7 @@ def load_manifest(path_or_dataset: str | Path) -> dict:
         path = path / MANIFEST_NAME
     if not path.is_file():
         raise UserError(f"no manifest at {path}: give a dataset folder made by generate-dataset or its manifest.json")
-    try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise UserError(f"cannot read the manifest {path}: {exc}") from None
+    manifest = read_json(path, "a shapes manifest")
     missing = [k for k in ("params", "class_colors", "images") if not isinstance(manifest, dict) or k not in manifest]
     if missing:
         raise UserError(f"{path} is not a shapes manifest (missing {', '.join(missing)})")

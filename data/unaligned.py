@@ -5,7 +5,9 @@ uint8 arrays costs a few MB and removes all I/O from the training loop.
 """
 from __future__ import annotations
 
+import errno
 import logging
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -13,7 +15,7 @@ import cv2
 import numpy as np
 import torch
 
-from models.errors import UserError
+from data.errors import UserError
 
 log = logging.getLogger(__name__)
 
@@ -21,14 +23,25 @@ IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".ppm")
 
 
 def list_images(folder: Path) -> list[Path]:
-    """Image files under `folder`, recursively, in a stable order."""
-    return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
+    """Image files under `folder`, recursively, in a stable order; UserError when it cannot be read."""
+    folder = Path(folder)
+    if folder.is_dir() and not os.access(folder, os.R_OK | os.X_OK):
+        raise UserError(f"cannot read the folder {folder}: permission denied")
+    try:
+        return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
+    except OSError as exc:  # a symlink loop, a folder that vanished or became unreadable while listed
+        raise UserError(f"cannot list the images under {folder}: {exc.strerror or exc}") from None
 
 
 def domain_folder(dataroot: str | Path, split: str, domain: str) -> Path:
     """DATAROOT/<split><domain> (reference layout) or DATAROOT/<domain> when the dataset has no splits."""
     root = Path(dataroot)
     if not root.is_dir():
+        try:
+            root.stat()
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise UserError(f"the dataset path {root} is a symbolic link that points to itself") from None
         raise UserError(f"dataset folder not found: {root}")
     for candidate in (root / f"{split}{domain}", root / domain):
         if candidate.is_dir():
@@ -59,19 +72,27 @@ def read_image(path: Path, channels: int | None = None) -> np.ndarray:
 
 
 def detect_channels(folder: Path) -> int:
-    """1 when the domain's images are single-channel (or colour files whose channels are all equal), else 3."""
-    files = list_images(folder)[:8]
+    """1 when the domain's images are gray (single-channel files, or colour files whose channels are all
+    equal), 3 when any is in colour; UserError when single-channel and colour files are mixed, since
+    one of the two kinds would silently be converted."""
+    files = list_images(folder)
     if not files:
         raise UserError(f"no images in {folder}")
+    gray, colour = [], []
     for path in files:
         try:
             image = read_image(path)
         except UserError:
-            continue
+            continue  # counted and reported when the domain is loaded
         if image.ndim == 2:
-            return 1
-        return 1 if (np.array_equal(image[..., 0], image[..., 1]) and np.array_equal(image[..., 1], image[..., 2])) else 3
-    raise UserError(f"none of the first images in {folder} can be read")
+            gray.append(path.name)
+        elif not (np.array_equal(image[..., 0], image[..., 1]) and np.array_equal(image[..., 1], image[..., 2])):
+            colour.append(path.name)
+    if gray and colour:
+        raise UserError(f"{folder} mixes {len(gray)} gray image(s) (e.g. {gray[0]}) with {len(colour)} colour "
+                        f"image(s) (e.g. {colour[0]}): a domain holds one kind; convert them, or choose the "
+                        "channel count (--input-nc / --output-nc) to convert them all")
+    return 3 if colour else 1
 
 
 def to_tensor(image: np.ndarray) -> torch.Tensor:

@@ -7,23 +7,22 @@ A run directory holds
 - training_state.pth: everything a resume needs (weights, optimizers, schedulers, pools, RNG states,
   position, loss history) in one file, so weights and optimizer state can never come from two moments;
 - losses.csv: per-epoch train and validation losses.
-Every file is written to a temporary name and renamed into place; loads use weights_only=True.
+Every file is written atomically (data.files); loads use weights_only=True.
 """
 from __future__ import annotations
 
 import io
 import json
-import os
 import pickle
 import re
-import tempfile
 from pathlib import Path
 
 import torch
 from torch import nn
 
-from models.config import NetworkConfig, RunConfig
-from models.errors import UserError
+from data.errors import UserError
+from data.files import atomic_write_bytes, atomic_write_text, read_json
+from models.config import NetworkConfig, RunConfig, validate
 from models.networks import build_generator
 
 NET_NAMES = ("G_A", "G_B", "D_A", "D_B")
@@ -33,52 +32,10 @@ LOSSES_FILE = "losses.csv"
 
 
 # --- atomic writes -------------------------------------------------------------------------------
-def atomic_write_bytes(path: Path, payload: bytes) -> None:
-    """Write `payload` to `path` so that readers see the old file or the new one, never a partial one."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        if hasattr(os, "fchmod"):  # POSIX: mkstemp makes 0600 files; give the usual permissions
-            os.fchmod(fd, _FILE_MODE)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(payload)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except OSError as exc:
-        _remove_quietly(tmp)
-        raise UserError(f"could not write {path}: {exc.strerror or exc} (the previous file, if any, "
-                        "is unchanged)") from exc
-    except BaseException:
-        _remove_quietly(tmp)
-        raise
-
-
-def _default_file_mode() -> int:
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o666 & ~umask
-
-
-_FILE_MODE = _default_file_mode()
-
-
-def _remove_quietly(path) -> None:
-    try:
-        os.unlink(path)
-    except OSError:
-        pass
-
-
 def atomic_torch_save(obj, path: Path) -> None:
     buffer = io.BytesIO()
     torch.save(obj, buffer)
     atomic_write_bytes(path, buffer.getvalue())
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    atomic_write_bytes(path, text.encode("utf-8"))
 
 
 # --- safe loads ----------------------------------------------------------------------------------
@@ -163,6 +120,9 @@ def load_weights(net: nn.Module, state: dict[str, torch.Tensor], source: str) ->
     # Old reference checkpoints stored running stats for instance norm; they carry no weights.
     state = {k: v for k, v in state.items() if k in own or not re.search(r"running_(mean|var)$|num_batches_tracked$", k)}
     mismatch = set(own) != set(state) or any(own[k].shape != state[k].shape for k in own)
+    if not mismatch and any(v.is_floating_point() and not torch.isfinite(v).all() for v in state.values()):
+        raise UserError(f"{source} holds NaN or infinite weights (saved from a diverged training?); its "
+                        "translations would be meaningless")
     if mismatch:
         expected, found = describe_generator_weights(own), describe_generator_weights(state)
         if expected.get("generator") != "unknown" or found.get("generator") != "unknown":
@@ -178,13 +138,17 @@ def save_config(run_dir: Path, cfg: RunConfig) -> None:
 
 
 def load_config(run_dir: Path) -> RunConfig:
+    """The run's checked RunConfig; a damaged or hand-edited config.json is one clear UserError."""
     path = Path(run_dir) / CONFIG_FILE
     if not path.is_file():
         raise UserError(f"{run_dir} is not a run directory (no {CONFIG_FILE})")
+    data = read_json(path, "a run configuration")
     try:
-        return RunConfig.from_dict(json.loads(path.read_text(encoding="utf-8")))
-    except (json.JSONDecodeError, TypeError) as exc:
-        raise UserError(f"{path} is not a valid run configuration: {exc}") from exc
+        cfg = RunConfig.from_dict(data)
+        validate(cfg)
+    except UserError as exc:
+        raise UserError(f"{path} is not a valid run configuration: {exc}") from None
+    return cfg
 
 
 def save_networks(run_dir: Path, nets: dict[str, nn.Module], tag: str = "latest") -> None:
@@ -195,6 +159,27 @@ def save_networks(run_dir: Path, nets: dict[str, nn.Module], tag: str = "latest"
 
 def save_training_state(run_dir: Path, state: dict) -> None:
     atomic_torch_save(state, Path(run_dir) / STATE_FILE)
+
+
+def repair_latest_networks(run_dir: Path, nets: dict[str, nn.Module]) -> list[str]:
+    """Rewrite the latest_net_* files that differ from the restored training state; their names.
+
+    The training state is saved first, so a kill between it and the weights leaves latest_net_* one save
+    behind; after this, weights and state are again from one step.
+    """
+    stale = []
+    for name, net in nets.items():
+        path = Path(run_dir) / f"latest_net_{name}.pth"
+        try:
+            saved = load_state_dict_file(path)
+        except UserError:
+            saved = {}
+        own = net.state_dict()
+        if saved.keys() != own.keys() or any(not torch.equal(saved[k], v.detach().cpu()) for k, v in own.items()):
+            stale.append(name)
+    if stale:
+        save_networks(run_dir, {name: nets[name] for name in stale}, "latest")
+    return stale
 
 
 def load_training_state(run_dir: Path) -> dict:

@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 
-from models.errors import UserError
+from data.errors import UserError
 
 
 @dataclass
@@ -77,11 +78,18 @@ class RunConfig:
 
     @classmethod
     def from_dict(cls, data: dict) -> "RunConfig":
+        """A RunConfig from its JSON form; UserError naming the first setting that is missing its type."""
         if not isinstance(data, dict):
             raise UserError("the run configuration is not a JSON object")
+        unknown = sorted(set(data) - {"preset", "dataroot", "network", "training"})
+        if unknown:
+            raise UserError(f"unknown settings: {', '.join(map(str, unknown))}")
+        for key in ("preset", "dataroot"):
+            if not isinstance(data.get(key, ""), str):
+                raise UserError(f"{key} must be a string, got {data[key]!r}")
         return cls(
-            preset=str(data.get("preset", "custom")),
-            dataroot=str(data.get("dataroot", "")),
+            preset=data.get("preset", "custom"),
+            dataroot=data.get("dataroot", ""),
             network=_from_plain(NetworkConfig, data.get("network", {})),
             training=_from_plain(TrainingConfig, data.get("training", {})),
         )
@@ -90,11 +98,29 @@ class RunConfig:
 def _from_plain(cls, values: dict):
     if not isinstance(values, dict):
         raise UserError(f"the {cls.__name__} section of the configuration is not a JSON object")
+    defaults = cls()
     known = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(values) - known)
     if unknown:
-        raise UserError(f"unknown {cls.__name__} settings: {', '.join(unknown)}")
-    return cls(**values)
+        raise UserError(f"unknown {cls.__name__} settings: {', '.join(map(str, unknown))}")
+    for name, value in values.items():
+        _check_type(name, value, type(getattr(defaults, name)))
+    return cls(**{k: float(v) if isinstance(getattr(defaults, k), float) else v for k, v in values.items()})
+
+
+def _check_type(name: str, value, kind: type) -> None:
+    """JSON has no int/float/bool distinction we can trust blindly: a setting keeps its default's type."""
+    if kind is bool:
+        ok = isinstance(value, bool)
+    elif kind is int:
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif kind is float:
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    else:
+        ok = isinstance(value, kind)
+    if not ok:
+        wanted = {bool: "true or false", int: "an integer", float: "a finite number", str: "a string"}
+        raise UserError(f"{name} must be {wanted.get(kind, kind.__name__)}, got {value!r}")
 
 
 # Presets: overrides of the defaults above. The paper's architectures keep the paper's training
@@ -133,23 +159,33 @@ def preset_config(name: str) -> RunConfig:
     )
 
 
+MAX_WIDTH = 1024  # filters in the first layer
+MAX_SIZE = 4096  # image side in pixels
+
+
 def validate(cfg: RunConfig) -> None:
     """Reject settings that cannot work, with a message naming the setting."""
     n, t = cfg.network, cfg.training
     checks = [
         (n.generator in ("unet", "resnet"), f"generator must be unet or resnet, got {n.generator!r}"),
         (3 <= n.num_downs <= 8, f"num_downs must be between 3 and 8, got {n.num_downs}"),
-        (n.ngf >= 1 and n.ndf >= 1, "ngf and ndf must be at least 1"),
+        (1 <= n.ngf <= MAX_WIDTH and 1 <= n.ndf <= MAX_WIDTH, f"ngf and ndf must be from 1 to {MAX_WIDTH}"),
+        (1 <= n.n_blocks <= 64 and 1 <= n.n_layers_D <= 8, "n_blocks must be 1-64 and n_layers_D 1-8"),
         (n.norm in ("instance", "batch", "none"), f"norm must be instance, batch or none, got {n.norm!r}"),
         (n.discriminator in ("basic", "n_layers", "pixel"), f"unknown discriminator {n.discriminator!r}"),
         (n.input_nc in (0, 1, 3) and n.output_nc in (0, 1, 3), "channel counts must be 1 (gray) or 3 (RGB)"),
         (t.n_epochs >= 0 and t.n_epochs_decay >= 0 and t.total_epochs >= 1, "train for at least one epoch"),
         (t.batch_size >= 1, f"batch size must be at least 1, got {t.batch_size}"),
-        (t.crop_size >= 8 and t.load_size >= 8, f"the image size must be at least 8 pixels, got {t.crop_size}"),
+        (8 <= t.crop_size <= MAX_SIZE and 8 <= t.load_size <= MAX_SIZE,
+         f"the image size must be from 8 to {MAX_SIZE} pixels, got {t.crop_size}"),
+        (t.batch_size <= 4096 and t.total_epochs <= 100_000 and t.pool_size <= 10_000,
+         "batch size (at most 4096), epochs (100000) or pool size (10000) out of range"),
         (t.seed >= 0, f"the seed must be 0 or more, got {t.seed}"),
         (t.num_threads >= 0, f"threads must be 0 (one per core) or more, got {t.num_threads}"),
         (t.val_images >= 0, f"validation images cannot be negative, got {t.val_images}"),
         (t.lr > 0 and t.lr_D_scale > 0, "learning rates must be positive"),
+        (0 <= t.beta1 < 1, f"beta1 must be from 0 to below 1, got {t.beta1}"),
+        (t.save_epoch_freq >= 0 and n.init_gain >= 0, "save_epoch_freq and init_gain cannot be negative"),
         (t.lambda_A >= 0 and t.lambda_B >= 0 and t.lambda_identity >= 0, "loss weights cannot be negative"),
         (t.gan_mode in ("lsgan", "vanilla"), f"gan mode must be lsgan or vanilla, got {t.gan_mode!r}"),
         (t.pool_size >= 0, "pool size cannot be negative"),
@@ -161,8 +197,13 @@ def validate(cfg: RunConfig) -> None:
     for ok, message in checks:
         if not ok:
             raise UserError(message)
-    if n.generator == "unet" and t.crop_size % (2 ** n.num_downs):
-        raise UserError(f"a U-Net with {n.num_downs} downsamplings needs an image size divisible by "
-                        f"{2 ** n.num_downs}; {t.crop_size} is not")
-    if n.generator == "resnet" and t.crop_size % 4:
-        raise UserError(f"the ResNet generator needs an image size divisible by 4; {t.crop_size} is not")
+    check_input_size(n, t.crop_size)
+
+
+def check_input_size(n: NetworkConfig, size: int) -> None:
+    """UserError unless a generator of architecture `n` can take size x size images."""
+    step = 2 ** n.num_downs if n.generator == "unet" else 4
+    if not 8 <= size <= MAX_SIZE or size % step:
+        what = f"a U-Net with {n.num_downs} downsamplings" if n.generator == "unet" else "the ResNet generator"
+        raise UserError(f"{what} needs an image size from 8 to {MAX_SIZE} pixels divisible by {step}; "
+                        f"{size} is not")

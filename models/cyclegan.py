@@ -66,8 +66,13 @@ class ImagePool:
         version, internal, gauss = self.rng.getstate()
         return {"images": [im.cpu() for im in self.images], "rng": [version, list(internal), gauss]}
 
-    def load_state_dict(self, state: dict, device) -> None:
-        self.images = [im.to(device) for im in state["images"]]
+    def load_state_dict(self, state: dict, device, image_shape: tuple[int, ...]) -> None:
+        """Restore a saved pool of (1, *image_shape) fakes; ValueError when it cannot be this pool's."""
+        images = list(state["images"])
+        if len(images) > self.size or any(not isinstance(im, torch.Tensor) or tuple(im.shape) != (1, *image_shape)
+                                          or not torch.isfinite(im).all() for im in images):
+            raise ValueError(f"the image pool must hold at most {self.size} finite images of shape {image_shape}")
+        self.images = [im.to(device) for im in images]
         version, internal, gauss = state["rng"]
         self.rng.setstate((version, tuple(internal), gauss))
 

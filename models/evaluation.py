@@ -6,8 +6,8 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from data.errors import UserError
 from data.unaligned import domain_folder, load_domain, to_image
-from models.errors import UserError
 
 TABLE_COLUMNS = ("D_A", "D_B", "G_A", "G_B", "Cycle_A", "Cycle_B", "Total")
 

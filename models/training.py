@@ -20,12 +20,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from data.errors import UserError
+from data.files import atomic_write_text, claim_folder, remove_leftovers
 from data.unaligned import UnalignedDataset, domain_folder, paired_test_batches
 from models import checkpoints
 from models.collapse import CollapseWatch
 from models.config import RunConfig, validate
 from models.cyclegan import LOSS_NAMES, CycleGAN
-from models.errors import UserError
 from models.evaluation import ColourizationProbe, evaluate_losses
 from models.runtime import configure_threads, resolve_device, tune_allocator
 
@@ -33,7 +34,7 @@ log = logging.getLogger(__name__)
 
 
 class TrainingDiverged(UserError):
-    """A loss became NaN or infinite; the last good checkpoint is kept."""
+    """A loss became NaN or infinite; the last saved checkpoint, if any, is kept."""
 
 
 @dataclass
@@ -93,8 +94,10 @@ class Trainer:
         self.dataset = UnalignedDataset(cfg.dataroot, "train", cfg.network.input_nc or None,
                                         cfg.network.output_nc or None, t.load_size, t.crop_size, t.flip, t.seed)
         cfg.network.input_nc, cfg.network.output_nc = self.dataset.A.channels, self.dataset.B.channels
-        if not resume:
-            self._prepare_new_run_dir()
+        self._prepare_run_dir(resume)
+        # A run folder is always resumable or plainly restartable: the resume of a run that never saved an
+        # epoch (killed, diverged, disk full) starts it again with its saved settings.
+        state = checkpoints.load_training_state(self.run_dir) if resume and self._has_state() else None
         torch.manual_seed(t.seed)
         random.seed(t.seed)
         np.random.seed(t.seed)
@@ -104,8 +107,9 @@ class Trainer:
         self.history: list[dict] = []
         self.collapse = CollapseWatch()
         self.epoch, self.iteration = 0, 0
-        if resume:
-            self._restore(checkpoints.load_training_state(self.run_dir))
+        if state is not None:
+            self._restore(state)
+            checkpoints.repair_latest_networks(self.run_dir, self.model.networks())
         else:
             checkpoints.save_config(self.run_dir, cfg)
         self._val_batches = self._load_validation()
@@ -137,10 +141,17 @@ class Trainer:
         return self.epoch >= self.cfg.training.total_epochs
 
     # --- set-up ----------------------------------------------------------------------------------
-    def _prepare_new_run_dir(self) -> None:
-        if (self.run_dir / checkpoints.STATE_FILE).exists() or (self.run_dir / checkpoints.CONFIG_FILE).exists():
+    def _has_state(self) -> bool:
+        return (self.run_dir / checkpoints.STATE_FILE).is_file()
+
+    def _prepare_run_dir(self, resume: bool) -> None:
+        """Refuse someone else's folder or a finished run before any work; clean killed writes' leftovers."""
+        if not resume and self._has_state():
             raise UserError(f"{self.run_dir} already holds a run; resume it (--resume) or choose another folder")
-        self.run_dir.mkdir(parents=True, exist_ok=True)
+        # A folder with our config.json but no training state never saved an epoch: it may be restarted.
+        claim_folder(self.run_dir, checkpoints.CONFIG_FILE, "run", create_marker=False)
+        for name in remove_leftovers(self.run_dir):
+            log.info("removed %s, left over from an interrupted save", name)
 
     def _load_validation(self):
         t = self.cfg.training
@@ -180,9 +191,11 @@ class Trainer:
                 losses = self.model.optimize(real_A, real_B)
                 if not all(math.isfinite(v) for v in losses.values()):
                     bad = ", ".join(k for k, v in losses.items() if not math.isfinite(v))
+                    kept = ("the last saved checkpoint is kept; --resume continues from it" if self._has_state()
+                            else "nothing was saved yet, so the same --out starts the run again")
                     raise TrainingDiverged(
                         f"training diverged at epoch {self.epoch + 1}, iteration {index + 1}: {bad} became "
-                        "NaN or infinite; try a lower learning rate. The last good checkpoint is kept.")
+                        f"NaN or infinite; try a lower learning rate ({kept}).")
                 self.iteration = index + 1
                 self._accumulate(losses, real_A.shape[0])
                 summary = None
@@ -237,12 +250,14 @@ class Trainer:
     def save(self, reason: str = "epoch") -> None:
         """Latest weights, the full training state and losses.csv; numbered weights every few epochs."""
         nets = self.model.networks()
+        # The training state first: it is what a resume trusts, and a resume rewrites latest_net_* from it
+        # when a kill fell between the two (checkpoints.repair_latest_networks).
+        checkpoints.save_training_state(self.run_dir, self._state())
         checkpoints.save_networks(self.run_dir, nets, "latest")
         freq = self.cfg.training.save_epoch_freq
         if reason == "epoch" and freq and (self.epoch % freq == 0 or self.finished):
             checkpoints.save_networks(self.run_dir, nets, str(self.epoch))
-        checkpoints.save_training_state(self.run_dir, self._state())
-        checkpoints.atomic_write_text(self.run_dir / checkpoints.LOSSES_FILE, self.losses_csv())
+        atomic_write_text(self.run_dir / checkpoints.LOSSES_FILE, self.losses_csv())
 
     def _state(self) -> dict:
         m = self.model
@@ -262,29 +277,41 @@ class Trainer:
         }
 
     def _restore(self, state: dict) -> None:
+        """Load a saved training state; any damage (a hand edit, another version) is one clear UserError."""
         m = self.model
         try:
             for name, net in m.networks().items():
                 checkpoints.load_weights(net, state["nets"][name], f"{self.run_dir} ({name})")
-            m.optimizer_G.load_state_dict(state["optimizer_G"])
-            m.optimizer_D.load_state_dict(state["optimizer_D"])
+            for name, optimizer in (("optimizer_G", m.optimizer_G), ("optimizer_D", m.optimizer_D)):
+                _load_optimizer(optimizer, state[name], name)
+            if len(state["schedulers"]) != len(m.schedulers):
+                raise ValueError("wrong number of schedulers")
             for s, s_state in zip(m.schedulers, state["schedulers"]):
                 s.load_state_dict(s_state)
-            m.pool_A.load_state_dict(state["pools"]["A"], self.device)
-            m.pool_B.load_state_dict(state["pools"]["B"], self.device)
+            n, size = self.cfg.network, self.cfg.training.crop_size
+            m.pool_A.load_state_dict(state["pools"]["A"], self.device, (n.input_nc, size, size))
+            m.pool_B.load_state_dict(state["pools"]["B"], self.device, (n.output_nc, size, size))
             torch.set_rng_state(state["rng"]["torch"])
             if state["rng"]["cuda"] and torch.cuda.is_available():
                 torch.cuda.set_rng_state_all(state["rng"]["cuda"])
             version, internal, gauss = state["rng"]["python"]
             random.setstate((version, tuple(internal), gauss))
-        except (KeyError, ValueError, TypeError) as exc:
-            raise UserError(f"the training state in {self.run_dir} is incomplete or from another version "
-                            f"({exc})") from exc
-        self.epoch, self.iteration = int(state["epoch"]), int(state["iteration"])
-        if state.get("epoch_sums"):
-            self._epoch_sums = dict(state["epoch_sums"])
-        self.history = list(state.get("history", []))
-        self.collapse.load_state_dict(state.get("collapse", {}))
+            self.epoch, self.iteration = _position(state, self.cfg.training.total_epochs,
+                                                   self.dataset.batches_per_epoch(self.cfg.training.batch_size))
+            if state.get("epoch_sums"):
+                self._epoch_sums = {k: float(v) for k, v in dict(state["epoch_sums"]).items()}
+                if set(self._epoch_sums) != {"n", *LOSS_NAMES}:
+                    raise ValueError("unexpected running loss sums")
+            self.history = list(state.get("history", []))
+            self.collapse.load_state_dict(state.get("collapse", {}))
+            self.losses_csv()  # the history must be writable as losses.csv
+            self._state()
+        except UserError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a damaged state fails in many ways; none may escape as a traceback
+            detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise UserError(f"the training state in {self.run_dir} is damaged, incomplete or from another "
+                            f"version ({detail}); start a new run in another folder") from exc
 
     def losses_csv(self) -> str:
         """One row per epoch: learning rate, mean train losses, validation losses, accuracy, seconds."""
@@ -301,3 +328,40 @@ class Trainer:
                             + [f"{val[k]:.6f}" if k in val else "" for k in val_keys]
                             + ["" if h["accuracy"] is None else f"{h['accuracy']:.4f}"])
         return out.getvalue()
+
+
+def _position(state: dict, total_epochs: int, per_epoch: int) -> tuple[int, int]:
+    epoch, iteration = state["epoch"], state["iteration"]
+    if not all(isinstance(v, int) and not isinstance(v, bool) for v in (epoch, iteration)):
+        raise ValueError("epoch and iteration must be integers")
+    if not (0 <= epoch <= total_epochs and 0 <= iteration <= per_epoch):
+        raise ValueError(f"position epoch {epoch}, iteration {iteration} is outside the run")
+    return epoch, iteration
+
+
+def _load_optimizer(optimizer: torch.optim.Optimizer, saved, name: str) -> None:
+    """optimizer.load_state_dict, checked: torch accepts settings and moments of any type or shape, and a
+    damaged one would fail only at the next step, in the middle of training."""
+    template = [{k: v for k, v in g.items() if k != "params"} for g in optimizer.param_groups]
+    optimizer.load_state_dict(saved)
+    for group, fresh in zip(optimizer.param_groups, template):
+        for key, value in fresh.items():
+            loaded = group.get(key)
+            if type(loaded) is not type(value) or (isinstance(value, tuple) and len(loaded) != len(value)):
+                raise ValueError(f"{name}: setting {key} is {loaded!r}")
+            numbers = loaded if isinstance(loaded, tuple) else (loaded,)
+            if any(isinstance(x, float) and not math.isfinite(x) for x in numbers):
+                raise ValueError(f"{name}: setting {key} is {loaded!r}")
+        expected = {"step", "exp_avg", "exp_avg_sq"} | ({"max_exp_avg_sq"} if group.get("amsgrad") else set())
+        for p in group["params"]:
+            state = optimizer.state.get(p)
+            if not state:
+                continue  # Adam starts the moments of a parameter it has not stepped yet
+            if set(state) != expected or not all(isinstance(v, torch.Tensor) for v in state.values()):
+                raise ValueError(f"{name}: the moments of a parameter are incomplete")
+            if state["step"].ndim or not state["step"].is_floating_point():
+                raise ValueError(f"{name}: step must be a float scalar")
+            for key in expected - {"step"}:
+                value = state[key]
+                if value.shape != p.shape or value.dtype != p.dtype or not torch.isfinite(value).all():
+                    raise ValueError(f"{name}: {key} does not fit its parameter (shape, type or NaN)")

@@ -7,12 +7,11 @@ import pytest
 import torch
 from torch import nn
 
-from models.errors import UserError
+from data.errors import UserError
 from models.networks import UnetGenerator
 from visualization.ablation import ScoringSet, ablate_layer
 from visualization.masks import MaskSet
 from visualization.parser import parse_generator
-
 
 
 @pytest.fixture(scope="module")

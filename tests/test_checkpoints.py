@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 import torch
 
+from data import files
+from data.errors import UserError
 from models import checkpoints
 from models.config import RunConfig
-from models.errors import UserError
 from models.networks import ResnetGenerator, UnetGenerator
 
 
@@ -98,7 +99,7 @@ def test_failed_write_keeps_the_old_file_and_leaves_no_temporary(tmp_path, monke
 
     monkeypatch.setattr(os, "fsync", disk_full)
     with pytest.raises(UserError, match="No space left on device"):
-        checkpoints.atomic_write_text(target, "new")
+        files.atomic_write_text(target, "new")
     assert target.read_text() == "old"
     assert os.listdir(tmp_path) == ["config.json"]
 

@@ -72,7 +72,7 @@ BAD = [
 def test_bad_options_exit_2_with_a_clear_message_and_write_nothing(tmp_path, capsys, extra, message):
     assert main(["generate-dataset", str(tmp_path / "ds"), *TINY, *extra]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("error: ") and message in err
+    assert err.startswith("Error: ") and message in err
     assert list(tmp_path.iterdir()) == []
 
 
@@ -109,7 +109,7 @@ def test_existing_dataset_needs_overwrite(tmp_path, capsys):
     capsys.readouterr()
     assert main(["generate-dataset", str(out), *TINY, "--seed", "2"]) == 2
     err = capsys.readouterr().err
-    assert err == f"error: {out} is not empty: choose a new folder or overwrite (--overwrite) to replace it\n"
+    assert err == f"Error: {out} is not empty: choose a new folder or overwrite (--overwrite) to replace it\n"
     assert (out / "testA" / "circle_0000.png").read_bytes() == before
     assert main(["generate-dataset", str(out), *TINY, "--seed", "2", "--overwrite"]) == 0
     assert (out / "testA" / "circle_0000.png").read_bytes() != before
@@ -139,6 +139,6 @@ def test_score_errors_exit_2(tmp_path, capsys):
     assert main(["generate-dataset", str(out), *TINY]) == 0
     capsys.readouterr()
     assert main(["score", str(out), str(tmp_path / "nowhere")]) == 2
-    assert capsys.readouterr().err == f"error: translations folder {tmp_path / 'nowhere'} does not exist\n"
+    assert capsys.readouterr().err == f"Error: translations folder {tmp_path / 'nowhere'} does not exist\n"
     assert main(["score", str(tmp_path), str(out / "testA")]) == 2
-    assert "error: no manifest at" in capsys.readouterr().err
+    assert "Error: no manifest at" in capsys.readouterr().err

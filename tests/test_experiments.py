@@ -10,9 +10,9 @@ import pytest
 import torch
 from torch import nn
 
+from data.errors import UserError
 from data.scoring import score_images
 from data.shapes import ShapeDatasetParams, ShapeGeometry, render_coverage
-from models.errors import UserError
 from visualization import experiments as ex
 from visualization import measurements as ms
 from visualization.ablation import ScoringSet

@@ -8,6 +8,7 @@ import shutil
 
 from PyQt5.QtWidgets import QInputDialog, QMessageBox, QProgressDialog, QPushButton
 
+
 def result_dialogs(window):
     from app.experiment_dialog import ExperimentDialog
 

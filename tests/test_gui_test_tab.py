@@ -9,6 +9,7 @@ import pytest
 import torch
 from PyQt5.QtCore import QPoint, QPointF, Qt
 
+
 @pytest.fixture
 def test_tab(qtbot, tiny_run, workbench_home):
     from app.tabs.test_tab import TestTab

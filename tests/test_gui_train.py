@@ -11,6 +11,7 @@ from PyQt5.QtCore import Qt
 from models import checkpoints
 from visualization.render import tile_grid
 
+
 @pytest.fixture
 def train_tab(qtbot, workbench_home):
     from app.tabs.train_tab import TrainTab

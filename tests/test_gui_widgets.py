@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from PyQt5.QtCore import QPoint, QPointF, Qt
 
+
 def wheel(widget, pos: QPoint, steps: int) -> None:
     from PyQt5.QtCore import QPoint as P
     from PyQt5.QtGui import QWheelEvent
@@ -71,10 +72,10 @@ def test_the_viewer_reports_clicks_in_image_pixels(qtbot):
 
 
 def test_the_response_grid_maps_tiles_and_regions_to_feature_map_pixels(qtbot):
+    import torch
+
     from app.widgets.response_grid import ResponseGrid
     from visualization.render import tile_grid
-
-    import torch
 
     grid = tile_grid(torch.rand(6, 8, 8), scale=4, gap=1)
     widget = ResponseGrid()
@@ -94,9 +95,9 @@ def test_the_response_grid_maps_tiles_and_regions_to_feature_map_pixels(qtbot):
 
 
 def test_loss_history_maps_validation_names_and_the_figure_renders(qtbot):
-    from visualization.plots import LossFigure, LossHistory, binned
     from app.widgets.loss_plot import LossPlot
     from models.cyclegan import LOSS_NAMES
+    from visualization.plots import LossFigure, LossHistory, binned
 
     history = LossHistory()
     for step in range(1, 501):

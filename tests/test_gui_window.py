@@ -11,6 +11,7 @@ from PyQt5.QtCore import Qt
 from models import checkpoints
 from tests.conftest import live_runnables
 
+
 def test_the_window_opens_with_three_tabs_menus_and_embedded_defaults(window):
     from app import locations
 
@@ -228,7 +229,7 @@ def test_worker_errors_reach_the_gui_as_messages(qtbot):
     import torch
 
     from app.workers import Worker, describe_error
-    from models.errors import UserError
+    from data.errors import UserError
 
     assert describe_error(UserError("bad folder"), "Training") == "bad folder"
     assert "ran out of memory" in describe_error(torch.OutOfMemoryError("CUDA out of memory"), "Training")

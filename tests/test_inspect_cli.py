@@ -16,7 +16,6 @@ from visualization.masks import MaskSet
 from visualization.parser import load_and_parse
 
 
-
 @pytest.fixture(scope="module")
 def run_dir(toy_dataset, tmp_path_factory):
     """A run directory as training leaves it: config.json and latest_net_G_A/G_B (A: RGB, B: gray)."""
@@ -63,7 +62,7 @@ def test_bad_arguments_exit_2_with_a_message(run_dir, toy_dataset, capsys, argv,
     image = sorted((toy_dataset / "testA").glob("*.png"))[0]
     argv = [str(run_dir) if a == "RUN" else str(image) if a == "IMAGE" else a for a in argv]
     assert main(argv) == 2
-    assert f"error: {message}" in capsys.readouterr().err
+    assert f"Error: {message}" in capsys.readouterr().err
 
 
 def test_ablate_ranks_the_filters_of_a_layer(run_dir, toy_dataset, capsys):

@@ -11,9 +11,9 @@ import pytest
 import torch
 
 from models.cyclegan import CycleGAN
+from tests.conftest import tiny_config
 from visualization.parser import parse_generator
 from visualization.probe import Probe
-from tests.conftest import tiny_config
 
 
 class DataWriter(torch.optim.Optimizer):

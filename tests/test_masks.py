@@ -7,11 +7,10 @@ import numpy as np
 import pytest
 import torch
 
-from models.errors import UserError
+from data.errors import UserError
 from models.networks import ResnetGenerator, UnetGenerator
 from visualization.masks import MaskSet
 from visualization.parser import parse_generator
-
 
 
 @pytest.fixture(scope="module")
@@ -99,8 +98,10 @@ def test_bad_edits_are_refused_with_clear_messages(graph):
     masks = MaskSet(graph)
     with pytest.raises(UserError, match="filter 8 does not exist: layer 2 .* has filters 0-7"):
         masks.set_filter(2, 8, 0.0)
-    with pytest.raises(UserError, match="finite"):
+    with pytest.raises(UserError, match="from -1000 to 1000"):
         masks.set_filter(2, 0, float("nan"))
+    with pytest.raises(UserError, match="from -1000 to 1000, got 1e"):
+        masks.set_filter(2, 0, 1e308)
     with pytest.raises(UserError, match="a number"):
         masks.scale_layer(2, "half")
     with pytest.raises(UserError, match="does not cover any cell"):
@@ -172,7 +173,7 @@ def test_loading_onto_another_architecture_or_size_is_refused(graph, tmp_path):
 def test_damaged_mask_files_get_clear_messages(graph, tmp_path):
     path = tmp_path / "masks.json"
     path.write_text("{not json")
-    with pytest.raises(UserError, match="cannot read the mask set"):
+    with pytest.raises(UserError, match="is not a mask set: invalid JSON"):
         MaskSet.load(path, graph)
     path.write_text(json.dumps({"hello": 1}))
     with pytest.raises(UserError, match="not a mask set saved by the workbench"):

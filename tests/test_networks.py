@@ -6,8 +6,14 @@ import torch
 import torch.nn.functional as F
 
 from models.config import PRESETS, NetworkConfig, preset_config
-from models.networks import (NLayerDiscriminator, PixelDiscriminator, ResnetGenerator, UnetGenerator,
-                             build_generator, count_parameters)
+from models.networks import (
+    NLayerDiscriminator,
+    PixelDiscriminator,
+    ResnetGenerator,
+    UnetGenerator,
+    build_generator,
+    count_parameters,
+)
 
 
 @pytest.mark.parametrize("make, expected", [

@@ -7,10 +7,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from models.errors import UserError
-from models.networks import ResnetGenerator, UnetGenerator, UnetSkipConnectionBlock, unet_channels
+from data.errors import UserError
+from models.networks import (
+    ResnetGenerator,
+    UnetGenerator,
+    UnetSkipConnectionBlock,
+    unet_channels,
+)
 from visualization.parser import parse_generator
-
 
 
 def expected_unet(depth: int, ngf: int, size: int, out_nc: int = 3):

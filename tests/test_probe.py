@@ -5,12 +5,11 @@ from __future__ import annotations
 import pytest
 import torch
 
-from models.errors import UserError
+from data.errors import UserError
 from models.networks import UnetGenerator
 from visualization.masks import MaskSet
 from visualization.parser import parse_generator
 from visualization.probe import Probe, masked_generator
-
 
 
 def make_net(depth=4, ngf=4, in_nc=1, out_nc=3, seed=0, norm="instance"):

@@ -5,8 +5,15 @@ import numpy as np
 import pytest
 import torch
 
-from models.errors import UserError
-from visualization.render import COLORMAPS, colormap_lut, grid_shape, image_rgb, render_map, tile_grid
+from data.errors import UserError
+from visualization.render import (
+    COLORMAPS,
+    colormap_lut,
+    grid_shape,
+    image_rgb,
+    render_map,
+    tile_grid,
+)
 
 
 def maps(c=5, h=6, w=7, seed=0):

@@ -14,9 +14,17 @@ import pytest
 import torch
 
 from app.main import main
-from models.errors import UserError
-from visualization.reproduce import (BUDGETS, TOY_MODELS, Listener, PipelineCancelled, Reproduction, budget_limits,
-                                     reproduce, thread_count)
+from data.errors import UserError
+from visualization.reproduce import (
+    BUDGETS,
+    TOY_MODELS,
+    Listener,
+    PipelineCancelled,
+    Reproduction,
+    budget_limits,
+    reproduce,
+    thread_count,
+)
 
 SECTIONS = ("1. Architecture comparison", "2. Bottleneck nullification", "3. First skip connection isolated",
             "4. Unseen figures", "5. Background gray level", "6. Shifted figures", "7. Filter ranking")
@@ -243,9 +251,9 @@ def test_cli_rerun_prints_progress_and_the_report_path(tiny, capsys):
 
 
 @pytest.mark.parametrize("args,message", [
-    (["--budget", "nope"], "error: unknown budget 'nope'"),
-    (["--seed", "x"], "error: --seed must be a whole number"),
-    (["--device", "gpu"], "error: device must be cpu or cuda"),
+    (["--budget", "nope"], "Error: unknown budget 'nope'"),
+    (["--seed", "x"], "Error: --seed must be a whole number"),
+    (["--device", "gpu"], "Error: device must be cpu or cuda"),
 ])
 def test_cli_bad_values_exit_2_with_a_message(tmp_path, capsys, args, message):
     assert main(["reproduce", "--out", str(tmp_path / "r"), *args]) == 2

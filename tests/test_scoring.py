@@ -10,9 +10,21 @@ import cv2
 import numpy as np
 import pytest
 
-from data.scoring import NO_SHAPE, classify_colour, score_directory, score_images, shape_mask_from_gray
-from data.shapes import SHAPES, ShapeDatasetParams, generate_dataset, render_coverage, render_scene
-from models.errors import UserError
+from data.errors import UserError
+from data.scoring import (
+    NO_SHAPE,
+    classify_colour,
+    score_directory,
+    score_images,
+    shape_mask_from_gray,
+)
+from data.shapes import (
+    SHAPES,
+    ShapeDatasetParams,
+    generate_dataset,
+    render_coverage,
+    render_scene,
+)
 
 PARAMS = ShapeDatasetParams(
     shapes=("circle", "triangle", "star"), size=48, train_per_class=1, test_per_class=4, seed=3, background="40"

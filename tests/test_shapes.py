@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import subprocess
 import sys
 from dataclasses import replace
@@ -12,6 +13,7 @@ import cv2
 import numpy as np
 import pytest
 
+from data.errors import UserError
 from data.shapes import (
     PRESETS,
     SHAPES,
@@ -23,7 +25,6 @@ from data.shapes import (
     render_coverage,
     render_scene,
 )
-from models.errors import UserError
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -272,9 +273,39 @@ def test_non_empty_output_is_refused_without_overwrite(tmp_path):
 def test_overwrite_refuses_a_folder_that_is_not_a_dataset(tmp_path):
     (tmp_path / "ds").mkdir()
     (tmp_path / "ds" / "thesis.tex").write_text("precious")
-    with pytest.raises(UserError, match="thesis.tex"):
+    with pytest.raises(UserError, match="no manifest.json"):
         generate_dataset(tiny(), tmp_path / "ds", overwrite=True)
     assert (tmp_path / "ds" / "thesis.tex").read_text() == "precious"
+
+
+def test_overwrite_refuses_a_dataset_someone_else_made_or_added_to(tmp_path):
+    """Only a generated dataset holding nothing but what its manifest lists may be replaced."""
+    theirs = tmp_path / "theirs"
+    (theirs / "trainA").mkdir(parents=True)
+    (theirs / "trainA" / "photo_001.png").write_bytes(b"their image")
+    with pytest.raises(UserError, match="not made by generate-dataset"):
+        generate_dataset(tiny(), theirs, overwrite=True)
+    assert (theirs / "trainA" / "photo_001.png").read_bytes() == b"their image"
+
+    ours = generate_dataset(tiny(seed=1), tmp_path / "ours")
+    (ours / "trainA" / "added_by_hand.png").write_bytes(b"added")
+    with pytest.raises(UserError, match="trainA/added_by_hand.png"):
+        generate_dataset(tiny(seed=2), ours, overwrite=True)
+    assert (ours / "trainA" / "added_by_hand.png").read_bytes() == b"added"
+
+
+def test_a_killed_generation_leaves_nothing_behind_after_the_next(tmp_path):
+    """SIGKILL cannot be caught: the hidden partial folder of a dead process is removed by the next run,
+    and a dataset stranded between the two renames of a replace is put back."""
+    stale = tmp_path / ".ds.partial-999999999-abcd1234"  # no such process id
+    (stale / "trainA").mkdir(parents=True)
+    generate_dataset(tiny(seed=1), tmp_path / "ds")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ds"]
+
+    before = files(tmp_path / "ds")
+    os.rename(tmp_path / "ds", tmp_path / ".ds.old-1234abcd")
+    generate_dataset(tiny(seed=2), tmp_path / "ds", overwrite=True)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ds"] and files(tmp_path / "ds") != before
 
 
 def test_interrupted_overwrite_keeps_the_old_dataset_and_leaves_nothing_else(tmp_path):

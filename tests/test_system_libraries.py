@@ -1,7 +1,8 @@
 """Without the X11 libraries Qt needs, the app says which system packages to install instead of aborting."""
 from __future__ import annotations
 
-from app import main as entry, system_libraries
+from app import main as entry
+from app import system_libraries
 
 LDD = """\
 \tlinux-vdso.so.1 (0x00007ffd)

@@ -10,9 +10,9 @@ import time
 import pytest
 import torch
 
+from data.errors import UserError
 from models import checkpoints
 from models.cyclegan import LOSS_NAMES, CycleGAN
-from models.errors import UserError
 from models.training import Trainer, TrainingDiverged
 from tests.conftest import tiny_config
 
@@ -116,9 +116,22 @@ def test_a_nan_loss_stops_with_a_message_and_keeps_the_last_good_checkpoint(toy_
 
 
 def test_a_run_directory_is_never_overwritten_by_a_new_run(toy_dataset, tmp_path):
-    Trainer(tiny_config(toy_dataset), tmp_path / "run")
+    trainer = Trainer(tiny_config(toy_dataset), tmp_path / "run")
+    trainer.save(reason="stop")
     with pytest.raises(UserError, match="already holds a run"):
         Trainer(tiny_config(toy_dataset), tmp_path / "run")
+
+
+def test_a_run_that_never_saved_can_be_started_again_or_resumed(toy_dataset, tmp_path):
+    """Killed, diverged or out of disk before its first save: the folder holds only config.json."""
+    Trainer(tiny_config(toy_dataset), tmp_path / "run")
+    assert sorted(p.name for p in (tmp_path / "run").iterdir()) == ["config.json"]
+    restarted = Trainer(tiny_config(toy_dataset, seed=3), tmp_path / "run")
+    assert restarted.cfg.training.seed == 3
+    resumed = Trainer(tiny_config(""), tmp_path / "run", resume=True)
+    assert (resumed.epoch, resumed.iteration, resumed.cfg.training.seed) == (0, 0, 3)
+    next(resumed.run())
+    assert resumed.iteration == 1
 
 
 def test_bad_settings_are_rejected_before_training(toy_dataset, tmp_path):

@@ -32,7 +32,7 @@ import cv2
 import numpy as np
 import torch
 
-from models.errors import UserError
+from data.errors import UserError
 from visualization.masks import MaskSet
 from visualization.trace import eval_mode
 
@@ -146,8 +146,8 @@ class ScoringSet:
 
     @classmethod
     def _build(cls, data: dict, found: list, size: int) -> "ScoringSet":
-        from data.shapes import ShapeDatasetParams, render_coverage
         from data.scoring import shape_mask_from_gray
+        from data.shapes import ShapeDatasetParams, render_coverage
         from data.unaligned import read_image, to_tensor
 
         params = ShapeDatasetParams.from_dict(data["params"])

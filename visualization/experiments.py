@@ -56,14 +56,28 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from torch import nn
 
+from data.errors import UserError
 from data.scoring import score_images
-from data.shapes import SHAPES, ShapeDatasetParams, ShapeGeometry, render_coverage, render_scene
+from data.shapes import (
+    SHAPES,
+    ShapeDatasetParams,
+    ShapeGeometry,
+    render_coverage,
+    render_scene,
+)
 from data.unaligned import to_image, to_tensor
-from models.errors import UserError
 from visualization.ablation import ScoringSet, ablate_layer
 from visualization.masks import MaskSet
-from visualization.measurements import (coverage_at, edge_and_interior, fractions_from_labels, paint_fractions,
-                                        paint_labels, pixel_chroma, rectangle_regions, untouched_at)
+from visualization.measurements import (
+    coverage_at,
+    edge_and_interior,
+    fractions_from_labels,
+    paint_fractions,
+    paint_labels,
+    pixel_chroma,
+    rectangle_regions,
+    untouched_at,
+)
 from visualization.parser import NetworkGraph, parse_generator
 from visualization.render import image_rgb, render_map, tile_grid
 

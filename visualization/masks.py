@@ -23,7 +23,7 @@ MaskSet(graph)                                  graph: visualization.parser.Netw
   .edited_layers() -> list[int]  .is_identity()  .version  .layer_version(index)  .copy()
   .describe() -> list[str]                      one readable line per edited layer
   .to_dict() / MaskSet.from_dict(graph, data, source="")  .save(path) / MaskSet.load(path, graph)
-`layer` is an index, a layer name or a parser.Layer. Bad arguments raise models.errors.UserError.
+`layer` is an index, a layer name or a parser.Layer. Bad arguments raise data.errors.UserError.
 Not thread-safe for concurrent edits; give a worker `copy()` (cheap: gains are shared, copy on write).
 """
 from __future__ import annotations
@@ -36,7 +36,8 @@ import cv2
 import numpy as np
 import torch
 
-from models.errors import UserError
+from data.errors import UserError
+from data.files import atomic_write_text, read_json
 
 FORMAT = "cyclegan-workbench masks"
 FORMAT_VERSION = 1
@@ -204,7 +205,9 @@ class MaskSet:
         if data.get("version") != FORMAT_VERSION:
             raise UserError(f"{source} has mask format version {data.get('version')!r}; this workbench reads "
                             f"version {FORMAT_VERSION}")
-        arch = data.get("architecture") or {}
+        arch = data.get("architecture")
+        if not isinstance(arch, dict):
+            raise UserError(f"{source} does not say which architecture it was made for")
         if arch.get("fingerprint") != graph.fingerprint:
             made_for = arch.get("summary", "an unknown generator")
             hint = ""
@@ -220,11 +223,11 @@ class MaskSet:
         return masks
 
     def _load_layer(self, entry, source: str) -> None:
-        if not isinstance(entry, dict) or not isinstance(entry.get("index"), int):
+        if not isinstance(entry, dict) or type(entry.get("index")) is not int:
             raise UserError(f"{source}: every layer entry needs an integer 'index'")
         layer = self.graph.layer(entry["index"])
         where = f"{source}, layer {layer.index}"
-        if entry.get("name", layer.name) != layer.name or list(entry.get("shape", layer.shape)) != list(layer.shape):
+        if entry.get("name", layer.name) != layer.name or entry.get("shape", list(layer.shape)) != list(layer.shape):
             raise UserError(f"{where}: saved as {entry.get('name')} {entry.get('shape')}, but the generator's "
                             f"layer {layer.index} is {layer.name} {list(layer.shape)}")
         c, h, w = layer.shape
@@ -233,20 +236,19 @@ class MaskSet:
             if not isinstance(group, dict):
                 raise UserError(f"{where}: every group must be an object")
             filters = _list(group.get("filters"), f"{where}: 'filters'")
-            if not all(isinstance(f, int) and 0 <= f < c for f in filters):
+            if not all(isinstance(f, int) and not isinstance(f, bool) and 0 <= f < c for f in filters):
                 raise UserError(f"{where}: filter numbers must be integers 0-{c - 1}")
             if "gain" in group:
                 g[filters] = _gain_value(group["gain"], where)
             else:
                 for pixel in _list(group.get("pixels"), f"{where}: 'pixels'"):
-                    if (not isinstance(pixel, list) or len(pixel) != 3 or not isinstance(pixel[0], int)
-                            or not isinstance(pixel[1], int) or not (0 <= pixel[0] < h and 0 <= pixel[1] < w)):
+                    if (not isinstance(pixel, list) or len(pixel) != 3 or type(pixel[0]) is not int
+                            or type(pixel[1]) is not int or not (0 <= pixel[0] < h and 0 <= pixel[1] < w)):
                         raise UserError(f"{where}: pixels must be [y, x, gain] with 0 <= y < {h}, 0 <= x < {w}")
                     g[filters, pixel[0], pixel[1]] = _gain_value(pixel[2], where)
         self._store(layer.index, g)
 
     def save(self, path: str | Path) -> None:
-        from models.checkpoints import atomic_write_text
 
         atomic_write_text(Path(path), json.dumps(self.to_dict(), indent=1) + "\n")
 
@@ -255,11 +257,12 @@ class MaskSet:
         path = Path(path)
         if not path.is_file():
             raise UserError(f"mask set not found: {path}")
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise UserError(f"cannot read the mask set {path}: {exc}") from None
-        return cls.from_dict(graph, data, source=str(path))
+        return cls.from_dict(graph, read_json(path, "a mask set"), source=str(path))
+
+
+# Far beyond any useful edit (the Test tab offers 0-3), and small enough that an amplified layer
+# cannot overflow float32 into infinities that turn the translation into NaN.
+MAX_GAIN = 1000.0
 
 
 def _gain_value(gain, where: str = "gain") -> float:
@@ -269,8 +272,8 @@ def _gain_value(gain, where: str = "gain") -> float:
         value = float(gain)
     except (TypeError, ValueError):
         raise UserError(f"{where}: a gain must be a number, got {gain!r}") from None
-    if not math.isfinite(value):
-        raise UserError(f"{where}: a gain must be finite, got {gain!r}")
+    if not math.isfinite(value) or abs(value) > MAX_GAIN:
+        raise UserError(f"{where}: a gain must be from -{MAX_GAIN:g} to {MAX_GAIN:g}, got {gain!r}")
     return value
 
 

@@ -50,7 +50,7 @@ import torch
 import torch.nn.functional as F
 from torch import fx, nn
 
-from models.errors import UserError
+from data.errors import UserError
 from visualization.trace import GraphNode, downstream_steps, eval_mode, trace_generator
 
 KINDS = ("conv", "transposed conv", "norm", "activation", "tanh", "concat", "add", "multiply", "dropout",

@@ -37,7 +37,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from models.errors import UserError
+from data.errors import UserError
 from visualization import render
 from visualization.masks import MaskSet
 from visualization.trace import eval_mode

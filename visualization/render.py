@@ -30,7 +30,7 @@ import numpy as np
 import torch
 from numpy.lib.stride_tricks import as_strided
 
-from models.errors import UserError
+from data.errors import UserError
 
 _BUILTIN = ("gray", "jet")
 _MATPLOTLIB = ("viridis", "magma", "inferno", "plasma", "cividis", "hot", "coolwarm", "RdBu_r", "twilight")

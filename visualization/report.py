@@ -21,7 +21,7 @@ import json
 import math
 from pathlib import Path
 
-from models.checkpoints import atomic_write_bytes, atomic_write_text
+from data.files import atomic_write_bytes, atomic_write_text
 from models.evaluation import TABLE_COLUMNS
 
 FIGURES_DIR = "figures"

@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-import json
 import os
 import shutil
 import time
@@ -45,7 +44,8 @@ from typing import Callable
 
 import torch
 
-from models.errors import UserError
+from data.errors import UserError
+from data.files import read_json
 from visualization import experiments as ex
 from visualization.report import write_figure, write_json, write_report
 
@@ -300,10 +300,10 @@ class Reproduction:
         settings = {"format": FORMAT, "budget": self.budget.name, "seed": self.seed,
                     "budget_values": _plain(dataclasses.asdict(self.budget))}
         if marker.is_file():
-            try:
-                saved = json.loads(marker.read_text(encoding="utf-8"))
-            except (OSError, json.JSONDecodeError) as exc:
-                raise UserError(f"cannot read {marker}: {exc}") from None
+            saved = read_json(marker, "a reproduction's pipeline.json")
+            if not isinstance(saved, dict):
+                raise UserError(f"{marker} is not a reproduction's pipeline.json (not a JSON object); choose a "
+                                "new --out")
             for key, what in (("budget", "budget"), ("seed", "seed")):
                 if saved.get(key) != settings[key]:
                     raise UserError(f"{out} holds a reproduction with {what} {saved.get(key)!r}, not "
@@ -329,11 +329,9 @@ class Reproduction:
     def _stage(self, index: int, total: int, name: str, title: str, fn) -> dict:
         path = self.out / "stages" / f"{name}.json"
         if path.is_file():
-            try:
-                saved = json.loads(path.read_text(encoding="utf-8"))
-            except (OSError, json.JSONDecodeError):
-                saved = None
-            if saved is not None and self._still_valid(saved["result"]):
+            saved = _read_json(path)  # a damaged stage file is simply computed again
+            if (isinstance(saved, dict) and isinstance(saved.get("result"), dict)
+                    and isinstance(saved.get("seconds"), (int, float)) and self._still_valid(saved["result"])):
                 self.timings[name] = {"seconds": saved["seconds"], "reused": True}
                 self.listener.stage_finished(name, saved["seconds"], True)
                 return saved["result"]
@@ -707,8 +705,8 @@ def _images_seen(step: int, per_epoch: int, batch: int, n: int) -> int:
 
 def _read_json(path: Path):
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
+        return read_json(path, "a JSON file")
+    except UserError:
         return None
 
 

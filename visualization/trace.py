@@ -26,7 +26,7 @@ from typing import Any, Callable
 import torch
 from torch import fx, nn
 
-from models.errors import UserError
+from data.errors import UserError
 from visualization import kernels
 
 

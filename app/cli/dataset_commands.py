@@ -11,9 +11,16 @@ import time
 from dataclasses import replace
 
 from app.cli.progress import ProgressBar
+from data.errors import UserError
 from data.scoring import score_directory
-from data.shapes import IMAGE_FORMATS, PRESETS, SHAPES, TRIANGLE_KINDS, ShapeDatasetParams, generate_dataset
-from models.errors import UserError
+from data.shapes import (
+    IMAGE_FORMATS,
+    PRESETS,
+    SHAPES,
+    TRIANGLE_KINDS,
+    ShapeDatasetParams,
+    generate_dataset,
+)
 
 
 def register(subparsers) -> None:

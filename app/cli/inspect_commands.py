@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from app.cli.progress import ProgressBar
-from models.errors import UserError
+from data.errors import UserError
 
 
 def register(sub) -> None:

@@ -9,7 +9,7 @@ import sys
 import time
 
 from app.cli.progress import ProgressBar
-from models.errors import UserError
+from data.errors import UserError
 
 _STEPS = 1000  # progress-bar resolution of a stage's fraction
 

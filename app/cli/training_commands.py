@@ -1,13 +1,19 @@
 """`train`, `evaluate` and `translate`: the headless CycleGAN jobs (no Qt)."""
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import signal
 import sys
+import threading
 from pathlib import Path
 
 from app.cli.progress import ProgressBar
-from models.errors import UserError
+from data.errors import UserError
+
+# Marks a folder `translate` created, so that translating again into it may replace its own PNGs.
+TRANSLATION_MARKER = ".cyclegan-workbench-translations"
 
 
 def register(sub) -> None:
@@ -73,10 +79,11 @@ def register(sub) -> None:
 
 
 def _config_from_args(args):
+    from data.files import resolved
     from models.config import preset_config
 
     cfg = preset_config(args.preset)
-    cfg.dataroot = str(Path(args.dataroot).resolve()) if args.dataroot else ""
+    cfg.dataroot = str(resolved(args.dataroot)) if args.dataroot else ""
     n, t = cfg.network, cfg.training
     for attr, value in (("ngf", args.ngf), ("ndf", args.ndf), ("num_downs", args.num_downs), ("norm", args.norm),
                         ("input_nc", args.input_nc), ("output_nc", args.output_nc)):
@@ -123,39 +130,75 @@ def run_train(args) -> int:
     if trainer.probe_note:
         print(trainer.probe_note, file=sys.stderr)
     bar = None
-    try:
-        for report in trainer.run():
-            if bar is None:
-                bar = ProgressBar(report.total_steps, "train")
-                bar.n = report.global_step - 1
-            losses = " ".join(f"{k} {report.losses[k]:.3f}" for k in ("D_A", "G_A", "cycle_A", "D_B", "G_B", "cycle_B"))
-            bar.update(report.global_step, f"ep {report.epoch}/{report.total_epochs} {losses}")
-            if report.epoch_summary:
-                s = report.epoch_summary
-                parts = [f"epoch {s.epoch}: {s.seconds:.1f}s"]
-                if s.validation:
-                    parts.append(f"val Total {s.validation['Total']:.3f}")
-                if s.accuracy is not None:
-                    parts.append(f"colourization accuracy {s.accuracy:.1%}")
-                sys.stderr.write("\n" + ", ".join(parts) + "\n")
-                if s.warning:
-                    sys.stderr.write(f"warning: {s.warning}\n")
-    except KeyboardInterrupt:
-        trainer.save(reason="stop")
-        print(f"\ninterrupted: state saved, continue with --resume --out {args.out}", file=sys.stderr)
-        return 130
-    finally:
-        if bar is not None:
-            bar.close()
+    with _stop_on_signals(trainer) as stopping:
+        try:
+            for report in trainer.run():
+                if bar is None:
+                    bar = ProgressBar(report.total_steps, "train")
+                    bar.n = report.global_step - 1
+                _show_progress(bar, report)
+        except KeyboardInterrupt:  # a second Ctrl-C: leave at once, keeping the last saved state
+            print(f"\naborted: the last saved state is kept; continue with --resume --out {args.out}", file=sys.stderr)
+            return 130
+        finally:
+            if bar is not None:
+                bar.close()
+    if stopping:
+        print(f"\n{stopping[0]}: state saved after the current step; continue with --resume --out {args.out}",
+              file=sys.stderr)
+        return 130 if stopping[0] == "interrupted" else 143
     print(f"done: checkpoints and losses.csv in {args.out}")
     return 0
 
 
+def _show_progress(bar: ProgressBar, report) -> None:
+    losses = " ".join(f"{k} {report.losses[k]:.3f}" for k in ("D_A", "G_A", "cycle_A", "D_B", "G_B", "cycle_B"))
+    bar.update(report.global_step, f"ep {report.epoch}/{report.total_epochs} {losses}")
+    if report.epoch_summary:
+        s = report.epoch_summary
+        parts = [f"epoch {s.epoch}: {s.seconds:.1f}s"]
+        if s.validation:
+            parts.append(f"val Total {s.validation['Total']:.3f}")
+        if s.accuracy is not None:
+            parts.append(f"colourization accuracy {s.accuracy:.1%}")
+        sys.stderr.write("\n" + ", ".join(parts) + "\n")
+        if s.warning:
+            sys.stderr.write(f"warning: {s.warning}\n")
+
+
+@contextlib.contextmanager
+def _stop_on_signals(trainer):
+    """Ctrl-C or SIGTERM ask the trainer to stop between two steps, so the saved state resumes exactly.
+
+    The list it yields receives "interrupted" or "terminated" once a signal came. A second Ctrl-C raises
+    KeyboardInterrupt at once (without saving: the state would be from the middle of a step).
+    """
+    received: list[str] = []
+
+    def handler(signum, frame):
+        if received and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        if not received:
+            received.append("interrupted" if signum == signal.SIGINT else "terminated")
+            sys.stderr.write("\nstopping after the current step (Ctrl-C again to abort without saving)\n")
+        trainer.request_stop()
+
+    if threading.current_thread() is not threading.main_thread():
+        yield received  # signal handlers can only be set from the main thread
+        return
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield received
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
 def run_evaluate(args) -> int:
+    from data.unaligned import paired_test_batches
     from models import checkpoints
     from models.cyclegan import CycleGAN
     from models.evaluation import TABLE_COLUMNS, ColourizationProbe, evaluate_losses
-    from data.unaligned import paired_test_batches
     from models.runtime import resolve_device, tune_allocator
 
     tune_allocator()
@@ -188,8 +231,10 @@ def run_translate(args) -> int:
     import cv2
     import torch
 
+    from data.files import atomic_write_bytes, claim_folder, resolved
     from data.unaligned import list_images, read_image, to_image, to_tensor
     from models import checkpoints
+    from models.config import check_input_size
 
     source = Path(args.run_dir)
     which = "G_A" if args.direction == "AtoB" else "G_B"
@@ -197,6 +242,7 @@ def run_translate(args) -> int:
     size = args.size
     if size is None:
         size = checkpoints.load_config(source).training.crop_size if source.is_dir() else 256
+    check_input_size(net_cfg, size)
     forward = net
     if args.masks:
         from visualization.probe import masked_generator
@@ -207,7 +253,12 @@ def run_translate(args) -> int:
     if not files:
         raise UserError(f"no images found at {inputs}")
     out_dir = Path(args.out)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    targets = [out_dir / f"{path.stem}.png" for path in files]
+    sources = {resolved(path) for path in files}
+    if resolved(out_dir) == resolved(inputs if inputs.is_dir() else inputs.parent) or any(
+            resolved(t) in sources for t in targets):
+        raise UserError(f"the translations would overwrite the input images in {out_dir}: choose another --out")
+    claim_folder(out_dir, TRANSLATION_MARKER, "translations")
     bar = ProgressBar(len(files), "translate")
     with torch.no_grad():
         for i, path in enumerate(files, 1):
@@ -216,9 +267,9 @@ def run_translate(args) -> int:
             out = to_image(forward(to_tensor(image).unsqueeze(0))[0])
             if out.ndim == 3:
                 out = cv2.cvtColor(out, cv2.COLOR_RGB2BGR)
-            target = out_dir / f"{path.stem}.png"
+            target = targets[i - 1]
             ok, encoded = cv2.imencode(".png", out)
-            checkpoints.atomic_write_bytes(target, encoded.tobytes())
+            atomic_write_bytes(target, encoded.tobytes())
             bar.update(i)
     bar.close()
     print(f"{len(files)} translation(s) written to {out_dir}")

@@ -6,16 +6,43 @@ from pathlib import Path
 import cv2
 import numpy as np
 from PyQt5.QtCore import Qt, QTimer, pyqtSignal
-from PyQt5.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QGridLayout, QGroupBox, QHBoxLayout, QLabel,
-                             QLineEdit, QProgressBar, QPushButton, QSplitter, QVBoxLayout, QWidget)
+from PyQt5.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFormLayout,
+    QGridLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QProgressBar,
+    QPushButton,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
 
 from app.dialogs import show_error, show_warning
-from app.widgets.forms import ColorButton, PathEdit, RangeSpin, spin_box, vertical_scroll
+from app.widgets.forms import (
+    ColorButton,
+    PathEdit,
+    RangeSpin,
+    spin_box,
+    vertical_scroll,
+)
 from app.widgets.image_viewer import ImagePanel
 from app.workers import DatasetWorker
-from data.shapes import (DEFAULT_COLORS, IMAGE_FORMATS, PRESETS, SHAPES, TRIANGLE_KINDS, ShapeDatasetParams,
-                         encode_image, render_scene)
-from models.errors import UserError
+from data.errors import UserError
+from data.shapes import (
+    DEFAULT_COLORS,
+    IMAGE_FORMATS,
+    PRESETS,
+    SHAPES,
+    TRIANGLE_KINDS,
+    ShapeDatasetParams,
+    encode_image,
+    render_scene,
+)
 
 PREVIEW_SCENES = 9
 PREVIEW_COLUMNS = 3  # pairs per row: a 2:1 mosaic, about the preview panel's shape

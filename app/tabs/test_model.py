@@ -14,8 +14,8 @@ import cv2
 import numpy as np
 
 from app import locations
+from data.errors import UserError
 from models import checkpoints
-from models.errors import UserError
 
 GENERATORS = {"G_A": ("A", "B"), "G_B": ("B", "A")}  # input domain, output domain
 DEFAULT_PTH_SIZE = 256

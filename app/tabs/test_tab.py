@@ -7,11 +7,24 @@ milliseconds) and coalesced, so a burst of edits draws once. The ablation scan r
 """
 from __future__ import annotations
 
-
 from PyQt5.QtCore import Qt, QTimer, pyqtSignal
-from PyQt5.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QGridLayout, QGroupBox,
-                             QHBoxLayout, QLabel, QProgressBar, QPushButton, QSpinBox, QSplitter, QStackedWidget,
-                             QVBoxLayout, QWidget)
+from PyQt5.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QGridLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QSplitter,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
 
 from app import locations
 from app.dialogs import show_error, show_warning
@@ -22,7 +35,7 @@ from app.widgets.input_browser import InputBrowser, dropped_image_path
 from app.widgets.layer_list import LayerList
 from app.widgets.response_grid import ResponseGrid
 from app.workers import AblationWorker
-from models.errors import UserError
+from data.errors import UserError
 
 MODES = (("toggle", "Click: nullify / restore"), ("select", "Click: select"),
          ("rect", "Drag: rectangle region"), ("paint", "Drag: paint region"))

@@ -6,9 +6,8 @@ from pathlib import Path
 from PyQt5.QtWidgets import QComboBox, QFormLayout, QGroupBox
 
 from app.widgets.forms import spin_box
-
+from data.errors import UserError
 from models.config import PRESETS, RunConfig, preset_config, validate
-from models.errors import UserError
 
 
 def dataset_summary(folder: str | Path) -> str:

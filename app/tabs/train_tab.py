@@ -10,8 +10,21 @@ from dataclasses import replace
 from pathlib import Path
 
 from PyQt5.QtCore import Qt, QTimer, pyqtSignal
-from PyQt5.QtWidgets import (QComboBox, QDoubleSpinBox, QFormLayout, QGridLayout, QGroupBox, QHBoxLayout, QLabel,
-                             QProgressBar, QPushButton, QSizePolicy, QSplitter, QVBoxLayout, QWidget)
+from PyQt5.QtWidgets import (
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QGridLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QSizePolicy,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
 
 from app import locations
 from app.dialogs import show_error, show_warning
@@ -20,9 +33,9 @@ from app.widgets.forms import PathEdit, vertical_scroll
 from app.widgets.image_viewer import ImagePanel
 from app.widgets.loss_plot import LossPlot
 from app.workers import DatasetWorker, TrainingWorker
+from data.errors import UserError
 from models import checkpoints
 from models.config import DEFAULT_PRESET, RunConfig
-from models.errors import UserError
 
 VIEWS = (("real_A", "real A"), ("fake_B", "fake B = G_A(A)"), ("rec_A", "reconstructed A"),
          ("real_B", "real B"), ("fake_A", "fake A = G_B(B)"), ("rec_B", "reconstructed B"))

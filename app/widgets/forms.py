@@ -3,8 +3,19 @@ from __future__ import annotations
 
 from PyQt5.QtCore import Qt, pyqtSignal
 from PyQt5.QtGui import QColor
-from PyQt5.QtWidgets import (QColorDialog, QDoubleSpinBox, QFileDialog, QHBoxLayout, QLabel, QLineEdit,
-                             QPushButton, QScrollArea, QSpinBox, QToolButton, QWidget)
+from PyQt5.QtWidgets import (
+    QColorDialog,
+    QDoubleSpinBox,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QScrollArea,
+    QSpinBox,
+    QToolButton,
+    QWidget,
+)
 
 
 def spin_box(low, high, tip: str = "", decimals: int = 0, step: float = 1.0):

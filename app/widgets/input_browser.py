@@ -7,14 +7,24 @@ import cv2
 import numpy as np
 from PyQt5.QtCore import QSize, Qt, pyqtSignal
 from PyQt5.QtGui import QIcon
-from PyQt5.QtWidgets import (QFileDialog, QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QPushButton,
-                             QSizePolicy, QTabWidget, QVBoxLayout, QWidget)
+from PyQt5.QtWidgets import (
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QSizePolicy,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
 
 from app.dialogs import show_warning
 from app.widgets.image_viewer import array_to_pixmap
 from app.widgets.sketch_canvas import SketchPanel
+from data.errors import UserError
 from data.unaligned import IMAGE_EXTENSIONS, read_image
-from models.errors import UserError
 
 THUMB = 56
 MAX_THUMBNAILS = 240

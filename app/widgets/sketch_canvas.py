@@ -5,8 +5,16 @@ import cv2
 import numpy as np
 from PyQt5.QtCore import QPoint, QRect, Qt, pyqtSignal
 from PyQt5.QtGui import QColor, QPainter
-from PyQt5.QtWidgets import (QCheckBox, QFormLayout, QHBoxLayout, QPushButton, QSizePolicy, QSpinBox, QVBoxLayout,
-                             QWidget)
+from PyQt5.QtWidgets import (
+    QCheckBox,
+    QFormLayout,
+    QHBoxLayout,
+    QPushButton,
+    QSizePolicy,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
 
 from app.widgets.image_viewer import array_to_qimage
 

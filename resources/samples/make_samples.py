@@ -3,8 +3,8 @@
 Test-split scenes of the default dataset (circle, triangle) and of the unseen-figures preset, gray in
 B/ and coloured in A/, with matching names, exactly as `generate-dataset` would draw them.
 """
-from pathlib import Path
 import sys
+from pathlib import Path
 
 import cv2
 
