@@ -45,7 +45,7 @@ from typing import Callable
 import torch
 
 from data.errors import UserError
-from data.files import read_json
+from data.files import read_json, remove_leftovers
 from visualization import experiments as ex
 from visualization.report import write_figure, write_json, write_report
 
@@ -312,6 +312,8 @@ class Reproduction:
             if saved.get("budget_values") != settings["budget_values"]:
                 raise UserError(f"the {self.budget.name} budget's settings changed since {out} was started; "
                                 "choose a new --out")
+            for folder in (out, out / "stages"):
+                remove_leftovers(folder)
             return
         if out.is_dir() and any(out.iterdir()):
             raise UserError(f"{out} is not empty and holds no reproduction (no pipeline.json): choose a new or "

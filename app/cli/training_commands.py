@@ -231,7 +231,7 @@ def run_translate(args) -> int:
     import cv2
     import torch
 
-    from data.files import atomic_write_bytes, claim_folder, resolved
+    from data.files import atomic_write_bytes, claim_folder, remove_leftovers, resolved
     from data.unaligned import list_images, read_image, to_image, to_tensor
     from models import checkpoints
     from models.config import check_input_size
@@ -259,6 +259,7 @@ def run_translate(args) -> int:
             resolved(t) in sources for t in targets):
         raise UserError(f"the translations would overwrite the input images in {out_dir}: choose another --out")
     claim_folder(out_dir, TRANSLATION_MARKER, "translations")
+    remove_leftovers(out_dir)
     bar = ProgressBar(len(files), "translate")
     with torch.no_grad():
         for i, path in enumerate(files, 1):
