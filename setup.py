@@ -1,6 +1,9 @@
 """Install the CycleGAN Workbench: `pip install .` (add `.[test]` for the test suite)."""
 from setuptools import setup
 
+NAMESPACE = "cyclegan_workbench"
+FOLDERS = ["app", "app.cli", "app.tabs", "app.widgets", "models", "data", "visualization", "resources"]
+
 setup(
     name="cyclegan-workbench",
     version="0.1.0",
@@ -8,9 +11,12 @@ setup(
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",
     python_requires=">=3.10",
-    packages=["app", "app.cli", "app.tabs", "app.widgets", "models", "data", "visualization", "resources"],
-    package_data={"resources": ["icons/*.png", "default_model/*.json", "default_model/*.pth",
-                                "default_model/*.md", "samples/A/*.png", "samples/B/*.png"]},
+    # One installed name: the repository's folders become sub-packages of cyclegan_workbench, so no
+    # generic top-level package (app, models, data...) can clash with another distribution's.
+    packages=[f"{NAMESPACE}.{p}" for p in FOLDERS],
+    package_dir={f"{NAMESPACE}.{p}": p.replace(".", "/") for p in FOLDERS},
+    package_data={f"{NAMESPACE}.resources": ["icons/*.png", "default_model/*.json", "default_model/*.pth",
+                                             "default_model/*.md", "samples/A/*.png", "samples/B/*.png"]},
     install_requires=[
         # No upper bound: pip keeps a torch the user already has when it satisfies the range, and
         # CI installs the newest build the index offers (the CUDA build, with triton).
@@ -21,6 +27,6 @@ setup(
         "seaborn>=0.12",
         "PyQt5>=5.15",
     ],
-    extras_require={"test": ["pytest>=7", "pytest-qt>=4.2", "hypothesis>=6"]},
-    entry_points={"console_scripts": ["cyclegan-workbench=app.main:main"]},
+    extras_require={"test": ["pytest>=7", "pytest-qt>=4.2", "hypothesis>=6", "ruff>=0.17,<0.18"]},
+    entry_points={"console_scripts": ["cyclegan-workbench=cyclegan_workbench.app.main:main"]},
 )

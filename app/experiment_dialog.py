@@ -27,8 +27,8 @@ from PyQt5.QtWidgets import (
     QVBoxLayout,
 )
 
-from app.dialogs import show_error
-from app.widgets.image_viewer import ImagePanel
+from cyclegan_workbench.app.dialogs import show_error
+from cyclegan_workbench.app.widgets.image_viewer import ImagePanel
 
 MAX_ITEMS = 12  # list entries shown per list of records (a bottleneck scan has hundreds); the JSON has all
 MAX_INLINE = 32  # numbers shown in one cell for a list of plain values
@@ -171,8 +171,12 @@ class ExperimentDialog(QDialog):
 
     def save_report(self, folder: str | Path) -> Path:
         """Write KEY.md, KEY.json and figures/NAME.png into `folder`; returns the Markdown file."""
-        from data.files import atomic_write_bytes, atomic_write_text
-        from visualization.report import FIGURES_DIR, to_markdown, write_json
+        from cyclegan_workbench.data.files import atomic_write_bytes, atomic_write_text
+        from cyclegan_workbench.visualization.report import (
+            FIGURES_DIR,
+            to_markdown,
+            write_json,
+        )
 
         o, r = self.outcome, self.outcome.result
         out = Path(folder)

@@ -11,10 +11,10 @@ from __future__ import annotations
 from PyQt5.QtCore import QObject, Qt, pyqtSignal
 from PyQt5.QtWidgets import QAction, QInputDialog, QMenu, QProgressDialog, QWidget
 
-from app.dialogs import show_error, show_warning
-from app.experiment_dialog import ExperimentDialog
-from app.workers import ExperimentWorker
-from data.errors import UserError
+from cyclegan_workbench.app.dialogs import show_error, show_warning
+from cyclegan_workbench.app.experiment_dialog import ExperimentDialog
+from cyclegan_workbench.app.workers import ExperimentWorker
+from cyclegan_workbench.data.errors import UserError
 
 # (key of visualization.experiments, menu text, status tip)
 ENTRIES = (
@@ -40,7 +40,7 @@ PROGRESS_STEPS = 1000
 def colourizer_of(model, preferred: str) -> str:
     """The loaded model's gray -> RGB generator: `preferred` when it is one, else the other; UserError
     naming what each generator maps when neither takes 1 channel to 3."""
-    from visualization.experiments import as_colourizer
+    from cyclegan_workbench.visualization.experiments import as_colourizer
 
     for which in [preferred] + [k for k in model.graphs if k != preferred]:
         if which in model.graphs:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from resources import RESOURCES_DIR
+from cyclegan_workbench.resources import RESOURCES_DIR
 
 DEFAULT_DATASET_NAME = "default-shapes"
 DEFAULT_MODEL_DIR = RESOURCES_DIR / "default_model"
@@ -40,6 +40,6 @@ def has_default_model() -> bool:
 
 
 def sample_images() -> list[Path]:
-    from data.unaligned import list_images
+    from cyclegan_workbench.data.unaligned import list_images
 
     return list_images(SAMPLES_DIR) if SAMPLES_DIR.is_dir() else []

@@ -4,8 +4,8 @@ from __future__ import annotations
 import os
 import sys
 
-from app.cli import build_parser
-from data.errors import UserError
+from cyclegan_workbench.app.cli import build_parser
+from cyclegan_workbench.data.errors import UserError
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -13,14 +13,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if getattr(args, "run", None) is None:
-        from app import system_libraries
+        from cyclegan_workbench.app import system_libraries
 
         # Qt aborts the process with a cryptic message when its X11 plugin cannot load: say what to install.
         if system_libraries.uses_xcb() and (missing := system_libraries.missing_libraries()):
             print(f"Error: {system_libraries.missing_message(missing)}", file=sys.stderr)
             return 2
         # Imported here so headless subcommands never load Qt.
-        from app.main_window import launch
+        from cyclegan_workbench.app.main_window import launch
 
         return launch()
     try:

@@ -24,12 +24,12 @@ from PyQt5.QtWidgets import (
     QVBoxLayout,
 )
 
-from app import locations
-from app.dialogs import install_excepthook, show_error, show_message
-from app.experiments_menu import ExperimentsMenu
-from app.tabs.dataset_tab import DatasetTab
-from app.tabs.test_tab import TestTab
-from app.tabs.train_tab import TrainTab
+from cyclegan_workbench.app import locations
+from cyclegan_workbench.app.dialogs import install_excepthook, show_error, show_message
+from cyclegan_workbench.app.experiments_menu import ExperimentsMenu
+from cyclegan_workbench.app.tabs.dataset_tab import DatasetTab
+from cyclegan_workbench.app.tabs.test_tab import TestTab
+from cyclegan_workbench.app.tabs.train_tab import TrainTab
 
 APP_NAME = "CycleGAN Workbench"
 ORGANIZATION = "cyclegan-workbench"
@@ -319,7 +319,7 @@ class MainWindow(QMainWindow):
 
 
 def launch(argv: list[str] | None = None) -> int:
-    from app.preload import preload_worker_libraries
+    from cyclegan_workbench.app.preload import preload_worker_libraries
 
     preload_worker_libraries()  # before Qt loads its GL stack: see app/preload.py
     app = QApplication.instance() or QApplication(argv or sys.argv[:1])

@@ -14,12 +14,12 @@ import torch
 
 def preload_worker_libraries() -> None:
     """One tiny training step, live view and loss plot, run here and thrown away (about 1 s, once)."""
-    from models.config import preset_config
-    from models.cyclegan import LOSS_NAMES, CycleGAN
-    from visualization.parser import parse_generator
-    from visualization.plots import LossFigure, LossHistory
-    from visualization.probe import Probe
-    from visualization.render import tile_grid
+    from cyclegan_workbench.models.config import preset_config
+    from cyclegan_workbench.models.cyclegan import LOSS_NAMES, CycleGAN
+    from cyclegan_workbench.visualization.parser import parse_generator
+    from cyclegan_workbench.visualization.plots import LossFigure, LossHistory
+    from cyclegan_workbench.visualization.probe import Probe
+    from cyclegan_workbench.visualization.render import tile_grid
 
     cfg = preset_config("toy")
     n, t = cfg.network, cfg.training

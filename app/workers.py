@@ -23,16 +23,16 @@ import numpy as np
 import torch
 from PyQt5.QtCore import QObject, QRunnable, QThreadPool, pyqtSignal
 
-from data.errors import UserError
-from visualization.plots import LossFigure, LossHistory
+from cyclegan_workbench.data.errors import UserError
+from cyclegan_workbench.visualization.plots import LossFigure, LossHistory
 
 log = logging.getLogger(__name__)
 
-_alive: set["Worker"] = set()
+_alive: set[Worker] = set()
 _alive_lock = threading.Lock()
 
 
-def running_workers() -> list["Worker"]:
+def running_workers() -> list[Worker]:
     """Workers whose run() has not returned yet."""
     with _alive_lock:
         return list(_alive)
@@ -121,7 +121,7 @@ class DatasetWorker(Worker):
         return not self.aborted
 
     def work(self):
-        from data.shapes import GenerationCancelled, generate_dataset
+        from cyclegan_workbench.data.shapes import GenerationCancelled, generate_dataset
 
         try:
             return generate_dataset(self.params, self.out_dir, self.overwrite, progress=self._progress)
@@ -210,8 +210,8 @@ class TrainingWorker(Worker):
 
     # the job, in the pool thread
     def work(self) -> TrainingOutcome:
-        from models import checkpoints
-        from models.training import Trainer
+        from cyclegan_workbench.models import checkpoints
+        from cyclegan_workbench.models.training import Trainer
 
         trainer = Trainer(self.cfg, self.run_dir, resume=self.resume)
         with self._lock:
@@ -254,8 +254,8 @@ class LiveProbe:
     """
 
     def __init__(self, trainer):
-        from visualization.parser import parse_generator
-        from visualization.probe import Probe
+        from cyclegan_workbench.visualization.parser import parse_generator
+        from cyclegan_workbench.visualization.probe import Probe
 
         model, size = trainer.model, trainer.cfg.training.crop_size
         n = trainer.cfg.network
@@ -269,7 +269,7 @@ class LiveProbe:
         return {k: [f"{l.index}  {l.label}" for l in g.layers] for k, g in self.graphs.items()}
 
     def visuals(self, step: int, which: str, layer: int) -> LiveVisuals:
-        from visualization.render import tile_grid
+        from cyclegan_workbench.visualization.render import tile_grid
 
         A, B = self.probes["G_A"], self.probes["G_B"]
         fake_B, fake_A = A.output(), B.output()
@@ -284,7 +284,7 @@ class LiveProbe:
 
 def _as_image(t: torch.Tensor) -> np.ndarray:
     """A (1, C, H, W) generator tensor in [-1, 1] as H x W (gray) or H x W x 3 uint8."""
-    from data.unaligned import to_image
+    from cyclegan_workbench.data.unaligned import to_image
 
     return np.ascontiguousarray(to_image(t[0]))
 
@@ -313,8 +313,8 @@ class AblationWorker(Worker):
         return not self.aborted
 
     def work(self):
-        from visualization.ablation import ScoringSet, ablate_layer
-        from visualization.parser import parse_generator
+        from cyclegan_workbench.visualization.ablation import ScoringSet, ablate_layer
+        from cyclegan_workbench.visualization.parser import parse_generator
 
         graph = parse_generator(copy.deepcopy(self.net), self.size, self.inputs.shape[-3])
         scoring = None
@@ -346,8 +346,8 @@ def run_loaded_experiment(key: str, graph, size: int, dataset: str = "", level: 
     images) the figures are rendered in memory from the default toy-dataset parameters. Returns
     (ExperimentResult, description of the inputs).
     """
-    from data.shapes import ShapeDatasetParams, load_manifest
-    from visualization import experiments as ex
+    from cyclegan_workbench.data.shapes import ShapeDatasetParams, load_manifest
+    from cyclegan_workbench.visualization import experiments as ex
 
     manifest = None
     if dataset:
@@ -419,7 +419,7 @@ class ExperimentWorker(Worker):
 
         import cv2
 
-        from visualization.experiments import (
+        from cyclegan_workbench.visualization.experiments import (
             ExperimentCancelled,
             as_colourizer,
             figure_png,

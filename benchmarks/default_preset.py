@@ -11,20 +11,17 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 TARGET_ACCURACY = 0.95
 TARGET_SECONDS = 300.0
 
 
 def run_seed(dataroot: Path, seed: int, budget: float, workdir: Path) -> tuple[float | None, list]:
-    from models.config import DEFAULT_PRESET, preset_config
-    from models.training import Trainer
+    from cyclegan_workbench.models.config import DEFAULT_PRESET, preset_config
+    from cyclegan_workbench.models.training import Trainer
 
     cfg = preset_config(DEFAULT_PRESET)
     cfg.dataroot = str(dataroot)
@@ -54,9 +51,9 @@ def main() -> None:
 
     import torch
 
-    from data.shapes import PRESETS as DATASET_PRESETS
-    from data.shapes import generate_dataset
-    from models.config import DEFAULT_PRESET
+    from cyclegan_workbench.data.shapes import PRESETS as DATASET_PRESETS
+    from cyclegan_workbench.data.shapes import generate_dataset
+    from cyclegan_workbench.models.config import DEFAULT_PRESET
 
     print(f"preset {DEFAULT_PRESET}, torch {torch.__version__}, {torch.get_num_threads()} threads")
     with tempfile.TemporaryDirectory() as tmp:

@@ -7,14 +7,11 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from data.shapes import PRESETS, generate_dataset, render_scene  # noqa: E402
+from cyclegan_workbench.data.shapes import PRESETS, generate_dataset, render_scene  # noqa: E402
 
 TARGET_S = 2.0
 

@@ -81,10 +81,10 @@ def run(seconds: float, threads: int) -> int:
     from PyQt5.QtCore import QSettings
     from PyQt5.QtWidgets import QApplication
 
-    from app.main_window import MainWindow
-    from app.preload import preload_worker_libraries
-    from data.shapes import PRESETS, generate_dataset
-    from models.runtime import configure_threads
+    from cyclegan_workbench.app.main_window import MainWindow
+    from cyclegan_workbench.app.preload import preload_worker_libraries
+    from cyclegan_workbench.data.shapes import PRESETS, generate_dataset
+    from cyclegan_workbench.models.runtime import configure_threads
 
     configure_threads(threads)
     preload_worker_libraries()
@@ -118,7 +118,7 @@ def run(seconds: float, threads: int) -> int:
             k = 0
             while time.monotonic() < end:
                 target = order[k % len(order)]
-                switches.append(timed(app, lambda: window.tabs.setCurrentWidget(target)))
+                switches.append(timed(app, lambda target=target: window.tabs.setCurrentWidget(target)))
                 k += 1
                 pump(app, 0.3)
                 if window.tabs.currentWidget() is train:

@@ -18,18 +18,15 @@ import os
 import statistics
 import sys
 import time
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch  # noqa: E402
 
-from models.config import DEFAULT_PRESET, preset_config  # noqa: E402
-from models.networks import build_generator  # noqa: E402
-from models.runtime import configure_threads, tune_allocator  # noqa: E402
-from visualization.parser import parse_generator  # noqa: E402
-from visualization.probe import Probe  # noqa: E402
-from visualization.render import tile_grid  # noqa: E402
+from cyclegan_workbench.models.config import DEFAULT_PRESET, preset_config  # noqa: E402
+from cyclegan_workbench.models.networks import build_generator  # noqa: E402
+from cyclegan_workbench.models.runtime import configure_threads, tune_allocator  # noqa: E402
+from cyclegan_workbench.visualization.parser import parse_generator  # noqa: E402
+from cyclegan_workbench.visualization.probe import Probe  # noqa: E402
+from cyclegan_workbench.visualization.render import tile_grid  # noqa: E402
 
 GAINS = (0.0, 0.5, 2.0)
 

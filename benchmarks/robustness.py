@@ -25,7 +25,6 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 TARGET_WORST_S = 300.0
 TARGET_MEDIAN_S = 120.0
@@ -49,7 +48,7 @@ CELLS: dict[str, dict] = {
 
 
 def dataset_for(cell: str, work: Path) -> Path:
-    from data.shapes import ShapeDatasetParams, generate_dataset
+    from cyclegan_workbench.data.shapes import ShapeDatasetParams, generate_dataset
 
     out = work / "datasets" / cell
     if not (out / "manifest.json").is_file():
@@ -61,8 +60,8 @@ def train_one(cell: str, seed: int, work: Path, cap: float, confirm: int, overri
     """Runs in its own process: one training run, its accuracy per epoch and the time to 95 %."""
     import torch
 
-    from models.config import DEFAULT_PRESET, preset_config
-    from models.training import Trainer
+    from cyclegan_workbench.models.config import DEFAULT_PRESET, preset_config
+    from cyclegan_workbench.models.training import Trainer
 
     torch.set_num_threads(1)
     cfg = preset_config(DEFAULT_PRESET)
@@ -126,7 +125,9 @@ def summarize(results: list[dict], cells: list[str]) -> bool:
         all_ok &= ok
         finals = " ".join("err" if "error" in r else f"{r['final_accuracy']:.0%}" for r in rows)
         c = rows[0].get("contrasts") or {}
-        fmt = lambda v: "never" if v == float("inf") else f"{v:.0f}"
+        def fmt(v):
+            return "never" if v == float("inf") else f"{v:.0f}"
+
         print(f"{cell:14s} {fmt(median):>9s} {fmt(worst):>8s}  {finals:24s} "
               f"{c.get('A', 0):.2f}/{c.get('B', 0):.2f}  {'ok' if ok else 'MISSED'}")
     overall = statistics.median(medians) if medians else float("inf")

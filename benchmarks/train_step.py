@@ -16,16 +16,13 @@ import os
 import subprocess
 import sys
 import time
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 REFERENCE_SECONDS = 1.3  # reference implementation, unet_128 case, 2-core CPU (from the issue)
 TARGET_SPEEDUP = 1.5
 
 
 def _config(case: str):
-    from models.config import DEFAULT_PRESET, preset_config
+    from cyclegan_workbench.models.config import DEFAULT_PRESET, preset_config
 
     cfg = preset_config("unet_128" if case == "unet_128" else DEFAULT_PRESET)
     cfg.network.input_nc, cfg.network.output_nc = 3, 1
@@ -38,8 +35,8 @@ def _config(case: str):
 def measure(case: str, style: str, iters: int) -> float:
     import torch
 
-    from models.cyclegan import CycleGAN
-    from models.runtime import tune_allocator
+    from cyclegan_workbench.models.cyclegan import CycleGAN
+    from cyclegan_workbench.models.runtime import tune_allocator
 
     if style == "ours":
         tune_allocator()
@@ -74,7 +71,7 @@ def main() -> None:
 
     import torch
 
-    from models.config import DEFAULT_PRESET
+    from cyclegan_workbench.models.config import DEFAULT_PRESET
 
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} cores")
     results = {}

@@ -17,7 +17,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from data.errors import UserError
+from cyclegan_workbench.data.errors import UserError
 
 # Temporary names: ".<name>.<pid>-<random>.tmp" (files) and ".<name>.partial-<pid>-<random>" (folders).
 _TMP_FILE = re.compile(r"^\..+\.(\d+)-[^.]+\.tmp$")

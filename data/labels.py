@@ -36,9 +36,9 @@ import cv2
 import numpy as np
 import torch
 
-from data.errors import UserError
-from data.scoring import shape_mask_from_gray
-from data.unaligned import (
+from cyclegan_workbench.data.errors import UserError
+from cyclegan_workbench.data.scoring import shape_mask_from_gray
+from cyclegan_workbench.data.unaligned import (
     detect_channels,
     domain_folder,
     list_images,
@@ -162,7 +162,8 @@ def _probe_set(root: Path, size: int, split: str, limit: int | None) -> Labelled
             rgb_files.setdefault(name, []).append(path)
     missing = [c for c in classes if c not in rgb_files]
     if missing:
-        return (f"no accuracy: {rgb_name} has no images of {', '.join(missing)} ({'classes' if len(missing) > 1 else 'a class'} "
+        what = "classes" if len(missing) > 1 else "a class"
+        return (f"no accuracy: {rgb_name} has no images of {', '.join(missing)} ({what} "
                 f"of {gray_name}), so there is no colour to score {'them' if len(missing) > 1 else 'it'} against")
 
     class_colors = {}

@@ -7,15 +7,20 @@ as its quality measure. Pure numpy + OpenCV.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
 
 import cv2
 import numpy as np
 
-from data.errors import UserError
-from data.shapes import ShapeDatasetParams, dataset_root, load_manifest, render_coverage
+from cyclegan_workbench.data.errors import UserError
+from cyclegan_workbench.data.shapes import (
+    ShapeDatasetParams,
+    dataset_root,
+    load_manifest,
+    render_coverage,
+)
 
 NO_SHAPE = "(no shape)"
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
@@ -282,4 +287,5 @@ def _row_mask(row: dict, params: ShapeDatasetParams, root: Path) -> np.ndarray:
     return shape_mask_from_gray(gray, row.get("gray_level", params.gray_level))
 
 
-__all__ = ["NO_SHAPE", "ScoreResult", "shape_mask_from_gray", "geometry_mask", "classify_colour", "score_images", "score_directory"]
+__all__ = ["NO_SHAPE", "ScoreResult", "shape_mask_from_gray", "geometry_mask", "classify_colour", "score_images",
+           "score_directory"]

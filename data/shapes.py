@@ -16,15 +16,15 @@ import math
 import os
 import shutil
 import uuid
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Callable, Sequence
 
 import cv2
 import numpy as np
 
-from data.errors import UserError
-from data.files import read_json, remove_leftovers, temporary_folder
+from cyclegan_workbench.data.errors import UserError
+from cyclegan_workbench.data.files import read_json, remove_leftovers, temporary_folder
 
 SHAPES = ("circle", "triangle", "square", "rectangle", "ellipse", "pentagon", "hexagon", "star", "cross")
 DEFAULT_COLORS: dict[str, tuple[int, int, int]] = {
@@ -196,7 +196,7 @@ class ShapeDatasetParams:
         return out
 
     @classmethod
-    def from_dict(cls, data: dict) -> "ShapeDatasetParams":
+    def from_dict(cls, data: dict) -> ShapeDatasetParams:
         """Inverse of to_dict; missing keys take their defaults, unknown keys are refused."""
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - known)
@@ -405,7 +405,7 @@ class ShapeGeometry:
         return out
 
     @classmethod
-    def from_dict(cls, d: dict) -> "ShapeGeometry":
+    def from_dict(cls, d: dict) -> ShapeGeometry:
         return cls(d["shape"], tuple(d["center"]), d["size"], d["rotation"], d.get("aspect"), d.get("kind"))
 
 

@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 import torch
 
-from data.errors import UserError
+from cyclegan_workbench.data.errors import UserError
 
 log = logging.getLogger(__name__)
 

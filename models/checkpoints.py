@@ -20,10 +20,14 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from data.errors import UserError
-from data.files import atomic_write_bytes, atomic_write_text, read_json
-from models.config import NetworkConfig, RunConfig, validate
-from models.networks import build_generator
+from cyclegan_workbench.data.errors import UserError
+from cyclegan_workbench.data.files import (
+    atomic_write_bytes,
+    atomic_write_text,
+    read_json,
+)
+from cyclegan_workbench.models.config import NetworkConfig, RunConfig, validate
+from cyclegan_workbench.models.networks import build_generator
 
 NET_NAMES = ("G_A", "G_B", "D_A", "D_B")
 CONFIG_FILE = "config.json"
@@ -118,7 +122,8 @@ def load_weights(net: nn.Module, state: dict[str, torch.Tensor], source: str) ->
     """load_state_dict(strict=True), but a mismatch says what differs instead of listing keys."""
     own = net.state_dict()
     # Old reference checkpoints stored running stats for instance norm; they carry no weights.
-    state = {k: v for k, v in state.items() if k in own or not re.search(r"running_(mean|var)$|num_batches_tracked$", k)}
+    stats = re.compile(r"running_(mean|var)$|num_batches_tracked$")
+    state = {k: v for k, v in state.items() if k in own or not stats.search(k)}
     mismatch = set(own) != set(state) or any(own[k].shape != state[k].shape for k in own)
     if not mismatch and any(v.is_floating_point() and not torch.isfinite(v).all() for v in state.values()):
         raise UserError(f"{source} holds NaN or infinite weights (saved from a diverged training?); its "

@@ -5,7 +5,7 @@ import dataclasses
 import math
 from dataclasses import dataclass, field
 
-from data.errors import UserError
+from cyclegan_workbench.data.errors import UserError
 
 
 @dataclass
@@ -77,7 +77,7 @@ class RunConfig:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict) -> "RunConfig":
+    def from_dict(cls, data: dict) -> RunConfig:
         """A RunConfig from its JSON form; UserError naming the first setting that is missing its type."""
         if not isinstance(data, dict):
             raise UserError("the run configuration is not a JSON object")

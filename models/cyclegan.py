@@ -12,8 +12,8 @@ import torch
 from torch import nn
 from torch.autograd.graph import increment_version
 
-from models.config import RunConfig
-from models.networks import build_discriminator, build_generator
+from cyclegan_workbench.models.config import RunConfig
+from cyclegan_workbench.models.networks import build_discriminator, build_generator
 
 log = logging.getLogger(__name__)
 

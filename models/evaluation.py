@@ -6,8 +6,8 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from data.errors import UserError
-from data.unaligned import domain_folder, load_domain, to_image
+from cyclegan_workbench.data.errors import UserError
+from cyclegan_workbench.data.unaligned import domain_folder, load_domain, to_image
 
 TABLE_COLUMNS = ("D_A", "D_B", "G_A", "G_B", "Cycle_A", "Cycle_B", "Total")
 
@@ -89,12 +89,12 @@ class ColourizationProbe:
 
     @classmethod
     def create(cls, dataroot: str | Path, size: int, split: str = "test", limit: int | None = None):
-        from data.scoring import geometry_mask
-        from data.shapes import ShapeDatasetParams, load_manifest
+        from cyclegan_workbench.data.scoring import geometry_mask
+        from cyclegan_workbench.data.shapes import ShapeDatasetParams, load_manifest
 
         root = Path(dataroot)
         if not (root / "manifest.json").is_file():
-            from data.labels import probe_set
+            from cyclegan_workbench.data.labels import probe_set
 
             found = probe_set(root, size, split, limit)
             if isinstance(found, str):
@@ -130,7 +130,7 @@ class ColourizationProbe:
     @torch.no_grad()
     def accuracy(self, generator, device="cpu", batch_size: int = 32):
         """The ScoreResult of `generator` (the gray->RGB one) on the probe images."""
-        from data.scoring import score_images
+        from cyclegan_workbench.data.scoring import score_images
 
         was_training = generator.training
         generator.eval()

@@ -13,7 +13,7 @@ import functools
 import torch
 from torch import nn
 
-from models.config import NetworkConfig
+from cyclegan_workbench.models.config import NetworkConfig
 
 NORMS = ("instance", "batch", "none")
 

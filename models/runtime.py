@@ -50,7 +50,7 @@ def configure_threads(num_threads: int = 0) -> int:
 
 
 def resolve_device(name: str = "auto") -> torch.device:
-    from data.errors import UserError
+    from cyclegan_workbench.data.errors import UserError
 
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")

@@ -20,15 +20,27 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from data.errors import UserError
-from data.files import atomic_write_text, claim_folder, remove_leftovers
-from data.unaligned import UnalignedDataset, domain_folder, paired_test_batches
-from models import checkpoints
-from models.collapse import CollapseWatch
-from models.config import RunConfig, validate
-from models.cyclegan import LOSS_NAMES, CycleGAN
-from models.evaluation import ColourizationProbe, evaluate_losses
-from models.runtime import configure_threads, resolve_device, tune_allocator
+from cyclegan_workbench.data.errors import UserError
+from cyclegan_workbench.data.files import (
+    atomic_write_text,
+    claim_folder,
+    remove_leftovers,
+)
+from cyclegan_workbench.data.unaligned import (
+    UnalignedDataset,
+    domain_folder,
+    paired_test_batches,
+)
+from cyclegan_workbench.models import checkpoints
+from cyclegan_workbench.models.collapse import CollapseWatch
+from cyclegan_workbench.models.config import RunConfig, validate
+from cyclegan_workbench.models.cyclegan import LOSS_NAMES, CycleGAN
+from cyclegan_workbench.models.evaluation import ColourizationProbe, evaluate_losses
+from cyclegan_workbench.models.runtime import (
+    configure_threads,
+    resolve_device,
+    tune_allocator,
+)
 
 log = logging.getLogger(__name__)
 

@@ -31,8 +31,8 @@ def wait(app, seconds: float, until=lambda: False) -> None:
 
 def train_quick_model(dataset: Path, run_dir: Path) -> Path:
     """The default preset, untouched, trained until it colourizes 95 % of the test shapes."""
-    from models.config import DEFAULT_PRESET, preset_config
-    from models.training import Trainer
+    from cyclegan_workbench.models.config import DEFAULT_PRESET, preset_config
+    from cyclegan_workbench.models.training import Trainer
 
     cfg = preset_config(DEFAULT_PRESET)
     cfg.dataroot = str(dataset)
@@ -73,13 +73,13 @@ def render(out: Path, width: int, height: int, work: Path, model: str | None) ->
     from PyQt5.QtCore import QSettings
     from PyQt5.QtWidgets import QApplication
 
-    from app import locations
-    from app.main_window import APP_NAME, MainWindow
-    from data.shapes import generate_dataset
+    from cyclegan_workbench.app import locations
+    from cyclegan_workbench.app.main_window import APP_NAME, MainWindow
+    from cyclegan_workbench.data.shapes import generate_dataset
 
     app = QApplication([sys.argv[0]])
     app.setApplicationName(APP_NAME)
-    from data.shapes import PRESETS as DATASET_PRESETS
+    from cyclegan_workbench.data.shapes import PRESETS as DATASET_PRESETS
 
     dataset = generate_dataset(DATASET_PRESETS["default"](), work / "shapes")  # the built-in dataset
     if model is None and locations.has_default_model():

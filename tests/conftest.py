@@ -8,8 +8,8 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
-from data.shapes import ShapeDatasetParams, generate_dataset  # noqa: E402
-from models.config import RunConfig, preset_config  # noqa: E402
+from cyclegan_workbench.data.shapes import ShapeDatasetParams, generate_dataset  # noqa: E402
+from cyclegan_workbench.models.config import RunConfig, preset_config  # noqa: E402
 
 # The test networks are tiny (ngf 2-8, 32-64 px): a second thread buys nothing, and on a busy machine
 # every oneDNN call would wait on a thread barrier. One thread keeps the suite fast and steady.
@@ -65,7 +65,7 @@ def no_runnable_left_alive():
     if alive:
         import sys
 
-        workers = sys.modules.get("app.workers")
+        workers = sys.modules.get("cyclegan_workbench.app.workers")
         names = []
         for worker in workers.running_workers() if workers else []:
             names.append(type(worker).__name__)
@@ -93,7 +93,7 @@ def settings(tmp_path):
 @pytest.fixture(scope="session")
 def tiny_run(toy_dataset, tmp_path_factory):
     """A run directory trained for one tiny epoch (config.json, latest_net_*.pth, training_state.pth)."""
-    from models.training import Trainer
+    from cyclegan_workbench.models.training import Trainer
 
     run = tmp_path_factory.mktemp("runs") / "tiny"
     for _ in Trainer(tiny_config(toy_dataset, n_epochs=1, n_epochs_decay=0, val_images=0), run).run():
@@ -104,8 +104,8 @@ def tiny_run(toy_dataset, tmp_path_factory):
 @pytest.fixture
 def window(qtbot, settings, workbench_home):
     """The main window, shown; at teardown every job it started is stopped and waited for."""
-    from app.main_window import MainWindow
-    from app.workers import running_workers
+    from cyclegan_workbench.app.main_window import MainWindow
+    from cyclegan_workbench.app.workers import running_workers
 
     w = MainWindow(settings)
     qtbot.addWidget(w)

@@ -7,11 +7,11 @@ import pytest
 import torch
 from torch import nn
 
-from data.errors import UserError
-from models.networks import UnetGenerator
-from visualization.ablation import ScoringSet, ablate_layer
-from visualization.masks import MaskSet
-from visualization.parser import parse_generator
+from cyclegan_workbench.data.errors import UserError
+from cyclegan_workbench.models.networks import UnetGenerator
+from cyclegan_workbench.visualization.ablation import ScoringSet, ablate_layer
+from cyclegan_workbench.visualization.masks import MaskSet
+from cyclegan_workbench.visualization.parser import parse_generator
 
 
 @pytest.fixture(scope="module")

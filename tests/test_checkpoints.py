@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 import torch
 
-from data import files
-from data.errors import UserError
-from models import checkpoints
-from models.config import RunConfig
-from models.networks import ResnetGenerator, UnetGenerator
+from cyclegan_workbench.data import files
+from cyclegan_workbench.data.errors import UserError
+from cyclegan_workbench.models import checkpoints
+from cyclegan_workbench.models.config import RunConfig
+from cyclegan_workbench.models.networks import ResnetGenerator, UnetGenerator
 
 
 def _save_plain(net, path, prefix=""):
@@ -21,7 +21,8 @@ def _save_plain(net, path, prefix=""):
 
 
 @pytest.mark.parametrize("make, expected", [
-    (lambda: UnetGenerator(1, 3, 7, 8, "instance"), {"generator": "unet", "num_downs": 7, "ngf": 8, "norm": "instance"}),
+    (lambda: UnetGenerator(1, 3, 7, 8, "instance"),
+     {"generator": "unet", "num_downs": 7, "ngf": 8, "norm": "instance"}),
     (lambda: UnetGenerator(3, 3, 8, 4, "batch"), {"generator": "unet", "num_downs": 8, "ngf": 4, "norm": "batch"}),
     (lambda: ResnetGenerator(3, 1, 4, "instance", n_blocks=6), {"generator": "resnet", "n_blocks": 6, "ngf": 4}),
 ])

@@ -10,17 +10,17 @@ ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = """
 import importlib, pkgutil, sys
 loaded = []
-for package in ("models", "data", "visualization"):
+for package in ("cyclegan_workbench.models", "cyclegan_workbench.data", "cyclegan_workbench.visualization"):
     pkg = importlib.import_module(package)
     loaded.append(package)
     for info in pkgutil.iter_modules(pkg.__path__):
         importlib.import_module(f"{package}.{info.name}")
         loaded.append(f"{package}.{info.name}")
-for name in ("app.cli", "app.cli.inspect_commands", "app.cli.training_commands", "app.cli.dataset_commands",
-             "app.cli.reproduce_commands"):
-    importlib.import_module(name)
+for name in ("cli", "cli.inspect_commands", "cli.training_commands", "cli.dataset_commands",
+             "cli.reproduce_commands"):
+    importlib.import_module(f"cyclegan_workbench.app.{name}")
 # Colormaps come from matplotlib: make sure that does not pick a Qt backend either.
-from visualization.render import colormap_lut
+from cyclegan_workbench.visualization.render import colormap_lut
 colormap_lut("viridis")
 qt = sorted(m for m in sys.modules if m.split(".")[0] in ("PyQt5", "PyQt6", "PySide2", "PySide6"))
 print(len(loaded))

@@ -6,9 +6,9 @@ import shutil
 
 import pytest
 
-import app.cli
-from app.main import main
-from data.shapes import load_manifest
+from cyclegan_workbench.app import cli as app_cli
+from cyclegan_workbench.app.main import main
+from cyclegan_workbench.data.shapes import load_manifest
 
 TINY = ["--size", "48", "--train-per-class", "2", "--test-per-class", "3"]
 
@@ -17,7 +17,7 @@ TINY = ["--size", "48", "--train-per-class", "2", "--test-per-class", "3"]
 def dataset_commands_only(monkeypatch):
     # These tests are about the dataset commands; other command families are tested on their own
     # and may import torch, which would slow every parse here.
-    monkeypatch.setattr(app.cli, "_COMMAND_MODULES", ["app.cli.dataset_commands"])
+    monkeypatch.setattr(app_cli, "_COMMAND_MODULES", ["cyclegan_workbench.app.cli.dataset_commands"])
 
 
 def test_generate_dataset_applies_every_option(tmp_path, capsys):

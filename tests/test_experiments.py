@@ -10,13 +10,17 @@ import pytest
 import torch
 from torch import nn
 
-from data.errors import UserError
-from data.scoring import score_images
-from data.shapes import ShapeDatasetParams, ShapeGeometry, render_coverage
-from visualization import experiments as ex
-from visualization import measurements as ms
-from visualization.ablation import ScoringSet
-from visualization.parser import parse_generator
+from cyclegan_workbench.data.errors import UserError
+from cyclegan_workbench.data.scoring import score_images
+from cyclegan_workbench.data.shapes import (
+    ShapeDatasetParams,
+    ShapeGeometry,
+    render_coverage,
+)
+from cyclegan_workbench.visualization import experiments as ex
+from cyclegan_workbench.visualization import measurements as ms
+from cyclegan_workbench.visualization.ablation import ScoringSet
+from cyclegan_workbench.visualization.parser import parse_generator
 
 RED, GREEN = (255, 0, 0), (0, 255, 0)
 COLOURS = {"circle": RED, "triangle": GREEN}
@@ -408,8 +412,8 @@ def test_architecture_comparison_names_the_best_and_the_validation_rise():
 
 
 def test_measure_cyclegan_scores_the_gray_to_rgb_generator(scoring):
-    from models.config import preset_config
-    from models.cyclegan import CycleGAN
+    from cyclegan_workbench.models.config import preset_config
+    from cyclegan_workbench.models.cyclegan import CycleGAN
 
     cfg = preset_config("toy")
     cfg.network.num_downs, cfg.network.ngf, cfg.network.ndf = 3, 4, 4
@@ -437,7 +441,7 @@ def test_balanced_test_set_takes_the_same_number_of_each_class(toy_dataset):
 
 
 def test_run_experiment_runs_each_menu_entry_on_one_loaded_generator(toy_dataset):
-    from models.networks import UnetGenerator
+    from cyclegan_workbench.models.networks import UnetGenerator
 
     torch.manual_seed(0)
     graph = parse_generator(UnetGenerator(1, 3, 3, 4, "instance").eval(), 32)

@@ -10,9 +10,9 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from data.errors import UserError
-from models import checkpoints
-from models.config import RunConfig, validate
+from cyclegan_workbench.data.errors import UserError
+from cyclegan_workbench.models import checkpoints
+from cyclegan_workbench.models.config import RunConfig, validate
 from tests.conftest import tiny_config
 
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
@@ -72,7 +72,7 @@ def test_any_config_json_mutation_loads_or_is_refused_clearly(tmp_path_factory, 
 
 @pytest.fixture(scope="module")
 def saved_run(toy_dataset, tmp_path_factory):
-    from models.training import Trainer
+    from cyclegan_workbench.models.training import Trainer
 
     run = tmp_path_factory.mktemp("state") / "run"
     trainer = Trainer(tiny_config(toy_dataset), run)
@@ -101,7 +101,7 @@ def state_document(state):
 @SETTINGS
 @given(data=st.data())
 def test_any_training_state_mutation_resumes_or_is_refused_clearly(saved_run, tmp_path_factory, data):
-    from models.training import Trainer
+    from cyclegan_workbench.models.training import Trainer
 
     state = state_document(checkpoints.load_training_state(saved_run))
     mutated = data.draw(mutations(state, state_leaf_values()))
@@ -119,8 +119,8 @@ def test_any_training_state_mutation_resumes_or_is_refused_clearly(saved_run, tm
 
 @pytest.fixture(scope="module")
 def mask_graph():
-    from models.networks import UnetGenerator
-    from visualization.parser import parse_generator
+    from cyclegan_workbench.models.networks import UnetGenerator
+    from cyclegan_workbench.visualization.parser import parse_generator
 
     torch.manual_seed(0)
     return parse_generator(UnetGenerator(1, 3, 3, 4, "instance"), 32, fast=False)
@@ -129,7 +129,7 @@ def mask_graph():
 @SETTINGS
 @given(data=st.data())
 def test_any_mask_file_mutation_loads_or_is_refused_clearly(mask_graph, tmp_path_factory, data):
-    from visualization.masks import MaskSet
+    from cyclegan_workbench.visualization.masks import MaskSet
 
     masks = MaskSet(mask_graph)
     masks.set_filter(1, 0, 0.0)

@@ -10,7 +10,7 @@ from PyQt5.QtWidgets import QInputDialog, QMessageBox, QProgressDialog, QPushBut
 
 
 def result_dialogs(window):
-    from app.experiment_dialog import ExperimentDialog
+    from cyclegan_workbench.app.experiment_dialog import ExperimentDialog
 
     return window.findChildren(ExperimentDialog)
 
@@ -84,7 +84,7 @@ def test_the_skip_experiment_asks_for_the_level(qtbot, window, tiny_run):
 
 
 def test_cancel_stops_the_worker_and_opens_no_results(qtbot, window, tiny_run):
-    from app.workers import running_workers
+    from cyclegan_workbench.app.workers import running_workers
 
     window.open_run(str(tiny_run))
     menu = window.experiments
@@ -113,8 +113,8 @@ def test_a_model_without_a_colourizer_gets_a_clear_message(qtbot, window, tiny_r
 
 
 def test_without_a_generated_dataset_the_figures_are_rendered_in_memory(tiny_run):
-    from app.tabs.test_model import InspectedModel
-    from app.workers import run_loaded_experiment
+    from cyclegan_workbench.app.tabs.test_model import InspectedModel
+    from cyclegan_workbench.app.workers import run_loaded_experiment
 
     model = InspectedModel.open(tiny_run)
     result, inputs = run_loaded_experiment("bottleneck", model.graphs["G_B"], model.size, dataset="", images=4)
@@ -123,7 +123,7 @@ def test_without_a_generated_dataset_the_figures_are_rendered_in_memory(tiny_run
 
 
 def test_numbers_are_flattened_into_readable_rows():
-    from app.experiment_dialog import MAX_ITEMS, flatten
+    from cyclegan_workbench.app.experiment_dialog import MAX_ITEMS, flatten
 
     rows = flatten({"accuracy": 0.123456, "per_class": {"circle": 1.0, "triangle": None}, "levels": [0, 16, 32],
                     "per_aspect": [{"aspect": 1.5, "shape_pixels": {"circle": 0.25}}],

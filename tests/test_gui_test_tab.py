@@ -12,7 +12,7 @@ from PyQt5.QtCore import QPoint, QPointF, Qt
 
 @pytest.fixture
 def test_tab(qtbot, tiny_run, workbench_home):
-    from app.tabs.test_tab import TestTab
+    from cyclegan_workbench.app.tabs.test_tab import TestTab
 
     tab = TestTab()
     qtbot.addWidget(tab)
@@ -196,7 +196,7 @@ def test_inputs_from_a_file_a_drop_and_the_sketch_canvas(qtbot, test_tab, toy_da
     assert drag_accepted(mime) and not drag_accepted(text)
     tab.dropEvent(QDropEvent(QPointF(10, 10), Qt.CopyAction, mime, Qt.LeftButton, Qt.NoModifier))
     qtbot.waitUntil(lambda: tab.panels["input"].toolTip().endswith("triangle_0001.png"), timeout=2000)
-    from data.unaligned import read_image
+    from cyclegan_workbench.data.unaligned import read_image
 
     np.testing.assert_array_equal(tab.model.inputs["G_B"], read_image(path, 1))
 

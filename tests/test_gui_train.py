@@ -8,13 +8,13 @@ import pytest
 import torch
 from PyQt5.QtCore import Qt
 
-from models import checkpoints
-from visualization.render import tile_grid
+from cyclegan_workbench.models import checkpoints
+from cyclegan_workbench.visualization.render import tile_grid
 
 
 @pytest.fixture
 def train_tab(qtbot, workbench_home):
-    from app.tabs.train_tab import TrainTab
+    from cyclegan_workbench.app.tabs.train_tab import TrainTab
 
     tab = TrainTab()
     qtbot.addWidget(tab)
@@ -81,7 +81,8 @@ def test_train_live_updates_pause_resume_stop_and_resume_from_the_checkpoint(qtb
     expected = tile_grid(torch.zeros((1, *layer.shape)), colormap="viridis", normalize="map").image
     assert train_tab.response_view.viewer.image().shape == expected.shape
     assert train_tab.views["real_A"].viewer.image().shape == (32, 32, 3)
-    assert train_tab.loss_plot.history.steps and all(math.isfinite(v) for v in train_tab.loss_plot.history.values["cycle_A"])
+    history = train_tab.loss_plot.history
+    assert history.steps and all(math.isfinite(v) for v in history.values["cycle_A"])
 
     # Pause: no step reported for a while; Resume: steps again.
     qtbot.mouseClick(train_tab.pause_button, Qt.LeftButton)

@@ -19,7 +19,7 @@ def wheel(widget, pos: QPoint, steps: int) -> None:
 
 
 def test_qimages_share_the_array_and_keep_it_alive():
-    from app.widgets.image_viewer import array_to_qimage
+    from cyclegan_workbench.app.widgets.image_viewer import array_to_qimage
 
     image = array_to_qimage(np.arange(5 * 7 * 3, dtype=np.uint8).reshape(5, 7, 3)[:, ::-1])  # not contiguous
     gc.collect()
@@ -33,7 +33,7 @@ def test_qimages_share_the_array_and_keep_it_alive():
 
 
 def test_the_viewer_fits_zooms_around_the_cursor_and_switches_to_nearest_pixels(qtbot):
-    from app.widgets.image_viewer import ImageViewer
+    from cyclegan_workbench.app.widgets.image_viewer import ImageViewer
 
     viewer = ImageViewer()
     qtbot.addWidget(viewer)
@@ -57,7 +57,7 @@ def test_the_viewer_fits_zooms_around_the_cursor_and_switches_to_nearest_pixels(
 
 
 def test_the_viewer_reports_clicks_in_image_pixels(qtbot):
-    from app.widgets.image_viewer import ImageViewer
+    from cyclegan_workbench.app.widgets.image_viewer import ImageViewer
 
     viewer = ImageViewer()
     qtbot.addWidget(viewer)
@@ -74,8 +74,8 @@ def test_the_viewer_reports_clicks_in_image_pixels(qtbot):
 def test_the_response_grid_maps_tiles_and_regions_to_feature_map_pixels(qtbot):
     import torch
 
-    from app.widgets.response_grid import ResponseGrid
-    from visualization.render import tile_grid
+    from cyclegan_workbench.app.widgets.response_grid import ResponseGrid
+    from cyclegan_workbench.visualization.render import tile_grid
 
     grid = tile_grid(torch.rand(6, 8, 8), scale=4, gap=1)
     widget = ResponseGrid()
@@ -95,9 +95,9 @@ def test_the_response_grid_maps_tiles_and_regions_to_feature_map_pixels(qtbot):
 
 
 def test_loss_history_maps_validation_names_and_the_figure_renders(qtbot):
-    from app.widgets.loss_plot import LossPlot
-    from models.cyclegan import LOSS_NAMES
-    from visualization.plots import LossFigure, LossHistory, binned
+    from cyclegan_workbench.app.widgets.loss_plot import LossPlot
+    from cyclegan_workbench.models.cyclegan import LOSS_NAMES
+    from cyclegan_workbench.visualization.plots import LossFigure, LossHistory, binned
 
     history = LossHistory()
     for step in range(1, 501):
@@ -126,7 +126,7 @@ def test_loss_history_maps_validation_names_and_the_figure_renders(qtbot):
 
 
 def test_the_sketch_canvas_paints_erases_and_changes_background(qtbot):
-    from app.widgets.sketch_canvas import SketchCanvas
+    from cyclegan_workbench.app.widgets.sketch_canvas import SketchCanvas
 
     canvas = SketchCanvas(32)
     qtbot.addWidget(canvas)

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import sys
 import threading
+from pathlib import Path
 
 import numpy as np
 from PyQt5.QtCore import Qt
 
-from models import checkpoints
+from cyclegan_workbench.models import checkpoints
 from tests.conftest import live_runnables
 
 
 def test_the_window_opens_with_three_tabs_menus_and_embedded_defaults(window):
-    from app import locations
+    from cyclegan_workbench.app import locations
 
     assert [window.tabs.tabText(i) for i in range(3)] == ["Train", "Test", "Dataset"]
     menus = [a.text() for a in window.menuBar().actions()]
@@ -25,13 +26,15 @@ def test_the_window_opens_with_three_tabs_menus_and_embedded_defaults(window):
     assert "generated here when you start training" in window.train_tab.dataset_info.text()
     assert window.train_tab.form.preset.currentText() == "toy"
     # The Dataset tab starts on the default parameters, with a preview.
-    assert window.dataset_tab.params().to_dict() == __import__("data.shapes", fromlist=["PRESETS"]).PRESETS["default"]().to_dict()
+    from cyclegan_workbench.data.shapes import PRESETS
+
+    assert window.dataset_tab.params().to_dict() == PRESETS["default"]().to_dict()
     assert window.dataset_tab.preview.viewer.has_image()
     assert window.statusBar() is not None
 
 
 def test_the_default_model_opens_or_the_test_tab_says_how_to_open_one(window):
-    from app import locations
+    from cyclegan_workbench.app import locations
 
     opened = window.test_tab.open_default()
     if locations.has_default_model():
@@ -43,7 +46,7 @@ def test_the_default_model_opens_or_the_test_tab_says_how_to_open_one(window):
 
 
 def test_tab_geometry_and_folders_are_remembered(qtbot, settings, workbench_home, toy_dataset):
-    from app.main_window import MainWindow
+    from cyclegan_workbench.app.main_window import MainWindow
 
     first = MainWindow(settings)
     qtbot.addWidget(first)
@@ -115,8 +118,8 @@ def test_cancelling_a_generation_leaves_the_folder_as_it_was(qtbot, window, tmp_
 
 def test_the_built_in_dataset_is_generated_on_first_start(qtbot, window, workbench_home, monkeypatch):
     """Start on the built-in dataset generates it first (shrunk here to keep the test fast), then trains."""
-    from app import locations
-    from data import shapes
+    from cyclegan_workbench.app import locations
+    from cyclegan_workbench.data import shapes
 
     small = lambda: shapes.ShapeDatasetParams(size=32, train_per_class=4, test_per_class=2)  # noqa: E731
     monkeypatch.setitem(shapes.PRESETS, "default", small)
@@ -133,8 +136,8 @@ def test_the_built_in_dataset_is_generated_on_first_start(qtbot, window, workben
         pass
     assert "Training complete" in tab.progress_label.text()
     run_dir = tab.run_dir.text()
-    assert run_dir.startswith(str(locations.runs_dir())) and (checkpoints.STATE_FILE in
-                                                              [p.name for p in __import__("pathlib").Path(run_dir).iterdir()])
+    assert run_dir.startswith(str(locations.runs_dir()))
+    assert (Path(run_dir) / checkpoints.STATE_FILE).is_file()
 
 
 def test_closing_the_window_during_training_stops_cleanly_and_keeps_the_checkpoint(qtbot, window, toy_dataset,
@@ -168,7 +171,7 @@ def test_export_writes_the_visible_panels_to_png(qtbot, window, tmp_path):
     path = tmp_path / "dataset.png"
     window.tabs.setCurrentWidget(window.dataset_tab)
     window.export_tab(window.dataset_tab, str(path))
-    from data.unaligned import read_image
+    from cyclegan_workbench.data.unaligned import read_image
 
     image = read_image(path)
     assert image.shape[0] > 100 and image.shape[1] > 100 and image.std() > 0
@@ -228,8 +231,8 @@ def test_worker_errors_reach_the_gui_as_messages(qtbot):
 
     import torch
 
-    from app.workers import Worker, describe_error
-    from data.errors import UserError
+    from cyclegan_workbench.app.workers import Worker, describe_error
+    from cyclegan_workbench.data.errors import UserError
 
     assert describe_error(UserError("bad folder"), "Training") == "bad folder"
     assert "ran out of memory" in describe_error(torch.OutOfMemoryError("CUDA out of memory"), "Training")
@@ -257,8 +260,7 @@ def test_launch_opens_the_window_on_the_default_model_or_the_open_prompt(qtbot, 
     from PyQt5.QtCore import QSettings
     from PyQt5.QtWidgets import QApplication
 
-    import app.main_window as main_window
-    from app import locations
+    from cyclegan_workbench.app import locations, main_window
 
     monkeypatch.setattr(sys, "excepthook", sys.excepthook)  # launch() installs its own; restored afterwards
     monkeypatch.setattr(main_window, "QSettings",

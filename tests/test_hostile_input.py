@@ -18,8 +18,8 @@ import numpy as np
 import pytest
 import torch
 
-from app.main import main
-from models import checkpoints
+from cyclegan_workbench.app.main import main
+from cyclegan_workbench.models import checkpoints
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ["--size", "32", "--num-downs", "3", "--ngf", "4", "--ndf", "4", "--batch-size", "4", "--threads", "1"]
@@ -68,7 +68,8 @@ def test_resume_after_ctrl_c_or_sigterm_is_bit_identical(toy_dataset, tmp_path, 
     assert main(["train", *args, "--out", str(reference)]) == 0
 
     run = tmp_path / "run"
-    script = f"import sys; from app.main import main; sys.exit(main({['train', *args, '--out', str(run)]!r}))"
+    argv = ["train", *args, "--out", str(run)]
+    script = f"import sys; from cyclegan_workbench.app.main import main; sys.exit(main({argv!r}))"
     proc = subprocess.Popen([sys.executable, "-c", script], cwd=ROOT, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 60
     while not (run / checkpoints.STATE_FILE).exists() and proc.poll() is None and time.monotonic() < deadline:
@@ -122,7 +123,7 @@ def test_resume_into_a_read_only_folder_fails_before_any_work(trained_run, tmp_p
 
 
 def test_a_diverged_first_epoch_leaves_a_folder_that_starts_again(toy_dataset, tmp_path, capsys, monkeypatch):
-    from models.cyclegan import CycleGAN
+    from cyclegan_workbench.models.cyclegan import CycleGAN
 
     run = tmp_path / "run"
     real_optimize = CycleGAN.optimize
@@ -148,7 +149,7 @@ def test_leftovers_of_killed_saves_are_removed_and_the_checkpoint_set_is_made_wh
     state["nets"]["D_B"] = {k: v + 1 for k, v in state["nets"]["D_B"].items()}  # the state is one save ahead
     checkpoints.save_training_state(run, state)
 
-    from models.training import Trainer
+    from cyclegan_workbench.models.training import Trainer
     from tests.conftest import tiny_config
 
     trainer = Trainer(tiny_config(""), run, resume=True)
@@ -246,8 +247,8 @@ def test_a_damaged_config_json_is_one_clear_error_for_every_command(trained_run,
 
 
 @pytest.mark.parametrize("payload, message", [
-    (b"\xff\xfe\x00garbage", "not UTF-8"), (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"), (b"", "invalid JSON"),
-    (b"[1, 2]", "not a JSON object"),
+    (b"\xff\xfe\x00garbage", "not UTF-8"), (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
+    (b"", "invalid JSON"), (b"[1, 2]", "not a JSON object"),
 ])
 def test_unreadable_config_bytes_are_one_clear_error(trained_run, tmp_path, capsys, payload, message):
     run = copy_run(trained_run, tmp_path / "run")
@@ -303,8 +304,8 @@ def test_a_damaged_reproduction_marker_is_one_clear_error(tmp_path, capsys, cont
 
 
 def test_a_huge_mask_gain_is_refused(trained_run, toy_dataset, tmp_path, capsys):
-    from visualization.masks import MaskSet
-    from visualization.parser import parse_generator
+    from cyclegan_workbench.visualization.masks import MaskSet
+    from cyclegan_workbench.visualization.parser import parse_generator
 
     net, _ = checkpoints.load_generator(trained_run, "G_B")
     masks = MaskSet(parse_generator(net, 32))

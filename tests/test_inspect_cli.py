@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 import torch
 
-from app.main import main
-from models import checkpoints
-from models.networks import build_generator
+from cyclegan_workbench.app.main import main
+from cyclegan_workbench.models import checkpoints
+from cyclegan_workbench.models.networks import build_generator
+from cyclegan_workbench.visualization.masks import MaskSet
+from cyclegan_workbench.visualization.parser import load_and_parse
 from tests.conftest import tiny_config
-from visualization.masks import MaskSet
-from visualization.parser import load_and_parse
 
 
 @pytest.fixture(scope="module")

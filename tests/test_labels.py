@@ -10,9 +10,9 @@ import pytest
 import torch
 from torch import nn
 
-from data.labels import LabelledSet, class_of, probe_set
-from data.scoring import score_images
-from models.evaluation import ColourizationProbe
+from cyclegan_workbench.data.labels import LabelledSet, class_of, probe_set
+from cyclegan_workbench.data.scoring import score_images
+from cyclegan_workbench.models.evaluation import ColourizationProbe
 
 RED, GREEN, BLUE = (220, 30, 30), (30, 190, 40), (40, 60, 210)
 GRAY = 150
@@ -213,7 +213,8 @@ def test_probe_scores_a_perfect_generator_1_and_all_red_the_red_fraction(tmp_pat
     three = {**TWO, "box": ("square", BLUE)}
     make_dataset(tmp_path, three, n=3)
     # An extra red-class image: the red fraction is then 4 / 10, not a third.
-    write(tmp_path / "testB" / "circle" / "extra.png", np.where(figure_mask("circle", 48, 4), GRAY, 10).astype(np.uint8))
+    extra = np.where(figure_mask("circle", 48, 4), GRAY, 10).astype(np.uint8)
+    write(tmp_path / "testB" / "circle" / "extra.png", extra)
     s = probe_set(tmp_path, 48)
     assert isinstance(s, LabelledSet), s
     probe = ColourizationProbe(s.gray_domain, s.images, s.raw_gray, s.classes, s.class_colors, s.gray_level, s.masks)

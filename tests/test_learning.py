@@ -4,10 +4,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from data.shapes import ShapeDatasetParams, generate_dataset
-from data.unaligned import load_domain, to_image
-from models.evaluation import evaluate_losses
-from models.training import Trainer
+from cyclegan_workbench.data.shapes import ShapeDatasetParams, generate_dataset
+from cyclegan_workbench.data.unaligned import load_domain, to_image
+from cyclegan_workbench.models.evaluation import evaluate_losses
+from cyclegan_workbench.models.training import Trainer
 from tests.conftest import tiny_config
 
 
@@ -42,7 +42,7 @@ def test_a_small_cyclegan_learns_the_gray_level_and_the_cycle(tmp_path):
 def test_the_default_preset_learns_the_colours_on_a_gray_level_it_was_not_tuned_on(tmp_path):
     """The slow end-to-end check (1-2 minutes): the `toy` preset, untouched, on the default dataset with
     its figures at gray 82 instead of 128, colourizes the test shapes far above chance (50 %)."""
-    from models.config import DEFAULT_PRESET, preset_config
+    from cyclegan_workbench.models.config import DEFAULT_PRESET, preset_config
 
     data = generate_dataset(ShapeDatasetParams(gray_level=82), tmp_path / "gray82")
     cfg = preset_config(DEFAULT_PRESET)

@@ -10,10 +10,10 @@ import copy
 import pytest
 import torch
 
-from models.cyclegan import CycleGAN
+from cyclegan_workbench.models.cyclegan import CycleGAN
+from cyclegan_workbench.visualization.parser import parse_generator
+from cyclegan_workbench.visualization.probe import Probe
 from tests.conftest import tiny_config
-from visualization.parser import parse_generator
-from visualization.probe import Probe
 
 
 class DataWriter(torch.optim.Optimizer):

@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 import torch
 
-from data.errors import UserError
-from models.networks import ResnetGenerator, UnetGenerator
-from visualization.masks import MaskSet
-from visualization.parser import parse_generator
+from cyclegan_workbench.data.errors import UserError
+from cyclegan_workbench.models.networks import ResnetGenerator, UnetGenerator
+from cyclegan_workbench.visualization.masks import MaskSet
+from cyclegan_workbench.visualization.parser import parse_generator
 
 
 @pytest.fixture(scope="module")

@@ -5,8 +5,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from models.config import PRESETS, NetworkConfig, preset_config
-from models.networks import (
+from cyclegan_workbench.models.config import PRESETS, NetworkConfig, preset_config
+from cyclegan_workbench.models.networks import (
     NLayerDiscriminator,
     PixelDiscriminator,
     ResnetGenerator,

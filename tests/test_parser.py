@@ -7,20 +7,24 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from data.errors import UserError
-from models.networks import (
+from cyclegan_workbench.data.errors import UserError
+from cyclegan_workbench.models.networks import (
     ResnetGenerator,
     UnetGenerator,
     UnetSkipConnectionBlock,
     unet_channels,
 )
-from visualization.parser import parse_generator
+from cyclegan_workbench.visualization.parser import parse_generator
 
 
 def expected_unet(depth: int, ngf: int, size: int, out_nc: int = 3):
     """(kind, shape) of every layer of our U-Net, written out from the architecture, plus the skip pairs."""
-    ch = lambda level: unet_channels(level - 1, ngf)  # encoder width at 1-based level
-    res = lambda level: size >> level
+    def ch(level):  # encoder width at 1-based level
+        return unet_channels(level - 1, ngf)
+
+    def res(level):
+        return size >> level
+
     layers = [("conv", (ch(1), res(1))), ("activation", (ch(1), res(1)))]
     encoder_act = {1: 1}
     for level in range(2, depth):

@@ -26,12 +26,12 @@ def libraries():
 
 preload, dataset, run_dir = sys.argv[1] == "preload", sys.argv[2], sys.argv[3]
 if preload:
-    from app.preload import preload_worker_libraries
+    from cyclegan_workbench.app.preload import preload_worker_libraries
     preload_worker_libraries()
-from app.workers import LiveProbe
-from models.training import Trainer
+from cyclegan_workbench.app.workers import LiveProbe
+from cyclegan_workbench.models.training import Trainer
 from tests.conftest import tiny_config
-from visualization.plots import LossFigure, LossHistory
+from cyclegan_workbench.visualization.plots import LossFigure, LossHistory
 
 before = libraries()
 

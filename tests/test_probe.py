@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 import torch
 
-from data.errors import UserError
-from models.networks import UnetGenerator
-from visualization.masks import MaskSet
-from visualization.parser import parse_generator
-from visualization.probe import Probe, masked_generator
+from cyclegan_workbench.data.errors import UserError
+from cyclegan_workbench.models.networks import UnetGenerator
+from cyclegan_workbench.visualization.masks import MaskSet
+from cyclegan_workbench.visualization.parser import parse_generator
+from cyclegan_workbench.visualization.probe import Probe, masked_generator
 
 
 def make_net(depth=4, ngf=4, in_nc=1, out_nc=3, seed=0, norm="instance"):
@@ -277,7 +277,7 @@ class WideBottleneck(torch.nn.Module):
 
 
 def test_prepacked_kernels_agree_with_the_modules_follow_weight_updates_and_fall_back(monkeypatch, caplog):
-    from visualization import kernels
+    from cyclegan_workbench.visualization import kernels
 
     if not kernels.available():
         pytest.skip("this PyTorch build has no oneDNN")

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 import torch
 
-from data.errors import UserError
-from visualization.render import (
+from cyclegan_workbench.data.errors import UserError
+from cyclegan_workbench.visualization.render import (
     COLORMAPS,
     colormap_lut,
     grid_shape,

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from app.main import main
-from data.errors import UserError
-from visualization.reproduce import (
+from cyclegan_workbench.app.main import main
+from cyclegan_workbench.data.errors import UserError
+from cyclegan_workbench.visualization.reproduce import (
     BUDGETS,
     TOY_MODELS,
     Listener,
@@ -270,7 +270,8 @@ def test_cli_help_names_the_budgets(capsys):
 
 
 def test_the_reproduce_command_loads_no_qt():
-    script = ("import sys, app.cli.reproduce_commands, visualization.reproduce, visualization.report; "
+    script = ("import sys, cyclegan_workbench.app.cli.reproduce_commands, cyclegan_workbench.visualization.reproduce, "
+              "cyclegan_workbench.visualization.report; "
               "print(','.join(m for m in sys.modules if m.split('.')[0] in ('PyQt5', 'PyQt6', 'PySide2', 'PySide6')))")
     result = subprocess.run([sys.executable, "-c", script], cwd=Path(__file__).resolve().parents[1],
                             capture_output=True, text=True, timeout=120)

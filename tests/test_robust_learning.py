@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 import torch
 
-from app.main import main
-from data.scoring import ScoreResult
-from data.shapes import ShapeDatasetParams, generate_dataset
-from data.unaligned import contrast
-from models.collapse import CollapseWatch
-from models.cyclegan import CycleGAN
+from cyclegan_workbench.app.main import main
+from cyclegan_workbench.data.scoring import ScoreResult
+from cyclegan_workbench.data.shapes import ShapeDatasetParams, generate_dataset
+from cyclegan_workbench.data.unaligned import contrast
+from cyclegan_workbench.models.collapse import CollapseWatch
+from cyclegan_workbench.models.cyclegan import CycleGAN
 from tests.conftest import tiny_config
 from tests.test_training_cli import TINY
 
@@ -92,7 +92,7 @@ def test_the_command_line_says_when_a_run_paints_every_shape_one_colour(toy_data
     err = capsys.readouterr().err
     assert "cycle noise std" in err and "0.3 of the contrast" in err
     assert "warning: no colourization yet: for 10 epochs" in err
-    from models import checkpoints
+    from cyclegan_workbench.models import checkpoints
 
     saved = checkpoints.load_config(tmp_path / "run").training
     assert (saved.cycle_noise, saved.cycle_margin) == (0.3, 0.1)
@@ -124,7 +124,7 @@ def test_a_dataset_without_manifest_gets_accuracy_from_class_names(toy_dataset, 
 def test_a_non_default_gray_level_dataset_is_generated_with_its_contrast(tmp_path):
     data = generate_dataset(ShapeDatasetParams(size=32, gray_level=82, train_per_class=4, test_per_class=2),
                             tmp_path / "d")
-    from data.unaligned import UnalignedDataset
+    from cyclegan_workbench.data.unaligned import UnalignedDataset
 
     assert UnalignedDataset(data, load_size=32, crop_size=32).contrasts()["B"] == pytest.approx(82 / 127.5, abs=0.02)
 
@@ -146,7 +146,7 @@ def test_the_cycle_loss_aims_a_margin_inside_the_tanh_range():
 
 
 def test_the_default_preset_relies_on_settings_a_user_can_see():
-    from models.config import DEFAULT_PRESET, preset_config
+    from cyclegan_workbench.models.config import DEFAULT_PRESET, preset_config
 
     t = preset_config(DEFAULT_PRESET).training
     assert t.cycle_noise > 0 and t.cycle_margin > 0

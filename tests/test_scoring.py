@@ -10,15 +10,15 @@ import cv2
 import numpy as np
 import pytest
 
-from data.errors import UserError
-from data.scoring import (
+from cyclegan_workbench.data.errors import UserError
+from cyclegan_workbench.data.scoring import (
     NO_SHAPE,
     classify_colour,
     score_directory,
     score_images,
     shape_mask_from_gray,
 )
-from data.shapes import (
+from cyclegan_workbench.data.shapes import (
     SHAPES,
     ShapeDatasetParams,
     generate_dataset,

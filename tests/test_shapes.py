@@ -13,8 +13,8 @@ import cv2
 import numpy as np
 import pytest
 
-from data.errors import UserError
-from data.shapes import (
+from cyclegan_workbench.data.errors import UserError
+from cyclegan_workbench.data.shapes import (
     PRESETS,
     SHAPES,
     GenerationCancelled,
@@ -344,7 +344,8 @@ def test_params_round_trip_through_json_and_refuse_unknown_keys():
 
 def test_core_and_cli_modules_load_without_qt_or_torch():
     code = (
-        "import sys, data.shapes, data.scoring, app.cli.dataset_commands\n"
+        "import sys, cyclegan_workbench.data.shapes, cyclegan_workbench.data.scoring\n"
+        "import cyclegan_workbench.app.cli.dataset_commands\n"
         "bad = [m for m in sys.modules if m.split('.')[0] in ('PyQt5', 'torch')]\n"
         "assert not bad, bad\n"
     )
@@ -477,9 +478,9 @@ def test_geometry_round_trips_with_kind_and_reads_old_manifests():
 
 
 def test_jpeg_datasets_write_jpg_files_that_load_and_score_perfectly(tmp_path):
-    from data.scoring import score_directory
-    from data.unaligned import UnalignedDataset
-    from models.evaluation import ColourizationProbe
+    from cyclegan_workbench.data.scoring import score_directory
+    from cyclegan_workbench.data.unaligned import UnalignedDataset
+    from cyclegan_workbench.models.evaluation import ColourizationProbe
 
     params = tiny(shapes=SHAPES, image_format="jpeg", background="random:0-255", triangle_kind="right",
                   train_per_class=2, test_per_class=3, size=40, scale=(0.3, 0.9))

@@ -1,8 +1,8 @@
 """Without the X11 libraries Qt needs, the app says which system packages to install instead of aborting."""
 from __future__ import annotations
 
-from app import main as entry
-from app import system_libraries
+from cyclegan_workbench.app import main as entry
+from cyclegan_workbench.app import system_libraries
 
 LDD = """\
 \tlinux-vdso.so.1 (0x00007ffd)
@@ -26,9 +26,9 @@ def test_the_window_command_names_the_packages_to_install_and_exits(monkeypatch,
     def no_window():
         raise AssertionError("the window was created although Qt cannot load its platform")
 
-    import app.main_window
+    from cyclegan_workbench.app import main_window
 
-    monkeypatch.setattr(app.main_window, "launch", no_window)
+    monkeypatch.setattr(main_window, "launch", no_window)
     assert entry.main([]) == 2
     err = capsys.readouterr().err
     assert "libxcb-icccm.so.4, libxcb-xinerama.so.0" in err

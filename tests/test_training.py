@@ -10,10 +10,10 @@ import time
 import pytest
 import torch
 
-from data.errors import UserError
-from models import checkpoints
-from models.cyclegan import LOSS_NAMES, CycleGAN
-from models.training import Trainer, TrainingDiverged
+from cyclegan_workbench.data.errors import UserError
+from cyclegan_workbench.models import checkpoints
+from cyclegan_workbench.models.cyclegan import LOSS_NAMES, CycleGAN
+from cyclegan_workbench.models.training import Trainer, TrainingDiverged
 from tests.conftest import tiny_config
 
 
@@ -56,7 +56,7 @@ def test_identity_loss_is_switched_off_with_an_explanation_for_gray_and_rgb(toy_
 
 
 def test_identity_loss_is_used_when_channels_match():
-    from models.config import preset_config
+    from cyclegan_workbench.models.config import preset_config
 
     cfg = preset_config("toy")
     cfg.network.num_downs, cfg.network.ngf, cfg.network.ndf = 3, 4, 4
@@ -153,7 +153,7 @@ def test_training_state_holds_only_plain_data(toy_dataset, tmp_path):
 
 
 def test_cycle_noise_perturbs_only_the_reconstruction_input_and_only_in_training():
-    from models.config import preset_config
+    from cyclegan_workbench.models.config import preset_config
 
     cfg = preset_config("toy")
     cfg.network.num_downs, cfg.network.ngf, cfg.network.ndf = 3, 4, 4
@@ -174,7 +174,7 @@ def test_a_run_stopped_during_its_epoch_end_resumes_and_matches_an_uninterrupted
                                                                                     monkeypatch):
     """Ctrl-C during the end-of-epoch validation once saved iteration == iterations per epoch, and
     `train --resume` then spun forever on an epoch with no batches left."""
-    from models import training
+    from cyclegan_workbench.models import training
 
     cfg = tiny_config(toy_dataset, n_epochs=2, n_epochs_decay=0)
     straight = Trainer(cfg, tmp_path / "straight")

@@ -7,7 +7,7 @@ import math
 import cv2
 import pytest
 
-from app.main import main
+from cyclegan_workbench.app.main import main
 
 TINY = ["--size", "32", "--num-downs", "3", "--ngf", "4", "--ndf", "4", "--batch-size", "4"]
 

@@ -7,8 +7,8 @@ import cv2
 import numpy as np
 import pytest
 
-from data.errors import UserError
-from data.unaligned import UnalignedDataset, load_domain
+from cyclegan_workbench.data.errors import UserError
+from cyclegan_workbench.data.unaligned import UnalignedDataset, load_domain
 
 
 def _write(folder, name, image):

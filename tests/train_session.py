@@ -151,8 +151,8 @@ def main() -> int:
     out.mkdir(parents=True, exist_ok=True)
     from PyQt5.QtCore import QTimer
 
-    import app.main_window as main_window
-    from app.main import main as entry_point
+    from cyclegan_workbench.app import main_window
+    from cyclegan_workbench.app.main import main as entry_point
 
     show = main_window.MainWindow.show
 

@@ -24,17 +24,17 @@ ScoringSet.from_files(manifest, paths, size) / ScoringSet.from_dataset(dataset, 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import cv2
 import numpy as np
 import torch
 
-from data.errors import UserError
-from visualization.masks import MaskSet
-from visualization.trace import eval_mode
+from cyclegan_workbench.data.errors import UserError
+from cyclegan_workbench.visualization.masks import MaskSet
+from cyclegan_workbench.visualization.trace import eval_mode
 
 # How many filter variants share one batch. Batching pays where the downstream layers are bound by
 # reading their weights (wide, low-resolution U-Net levels) and costs where they are bound by compute on
@@ -104,17 +104,17 @@ class ScoringSet:
     names: list[str] = field(default_factory=list)
 
     def accuracy(self, outputs: torch.Tensor) -> float:
-        from data.scoring import score_images
-        from data.unaligned import to_image
+        from cyclegan_workbench.data.scoring import score_images
+        from cyclegan_workbench.data.unaligned import to_image
 
         images = [to_image(o) for o in outputs]
         return score_images([None] * len(images), images, self.classes, self.class_colors, masks=self.masks,
                             names=self.names or None).accuracy
 
     @classmethod
-    def from_files(cls, manifest, paths, size: int) -> "ScoringSet":
+    def from_files(cls, manifest, paths, size: int) -> ScoringSet:
         """The gray images at `paths`, looked up in the manifest by file name stem."""
-        from data.shapes import load_manifest
+        from cyclegan_workbench.data.shapes import load_manifest
 
         data = load_manifest(manifest)
         by_file = {r["file"]: r for r in data["images"]}
@@ -132,9 +132,9 @@ class ScoringSet:
         return cls._build(data, found, size)
 
     @classmethod
-    def from_dataset(cls, dataset, size: int, split: str = "test", limit: int | None = None) -> "ScoringSet":
+    def from_dataset(cls, dataset, size: int, split: str = "test", limit: int | None = None) -> ScoringSet:
         """Every gray image of `split` (or the first `limit`) of a generated dataset."""
-        from data.shapes import dataset_root, load_manifest
+        from cyclegan_workbench.data.shapes import dataset_root, load_manifest
 
         data = load_manifest(dataset)
         root = dataset_root(dataset)
@@ -145,10 +145,10 @@ class ScoringSet:
         return cls._build(data, [(root / r["file"], r) for r in rows], size)
 
     @classmethod
-    def _build(cls, data: dict, found: list, size: int) -> "ScoringSet":
-        from data.scoring import shape_mask_from_gray
-        from data.shapes import ShapeDatasetParams, render_coverage
-        from data.unaligned import read_image, to_tensor
+    def _build(cls, data: dict, found: list, size: int) -> ScoringSet:
+        from cyclegan_workbench.data.scoring import shape_mask_from_gray
+        from cyclegan_workbench.data.shapes import ShapeDatasetParams, render_coverage
+        from cyclegan_workbench.data.unaligned import read_image, to_tensor
 
         params = ShapeDatasetParams.from_dict(data["params"])
         images, masks, classes, names = [], [], [], []

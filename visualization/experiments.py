@@ -10,7 +10,8 @@ touch the caller's gains. Long loops call `progress(fraction, message)` and poll
 returns True they raise ExperimentCancelled.
 
 What "painted red" means is defined in visualization/measurements.py (chroma and hue rules). Pixel-level
-measurements use the pixels at least half covered by a shape at the output resolution; accuracies use data.scoring's rule (mean colour of the shape interior, nearest class colour).
+measurements use the pixels at least half covered by a shape at the output resolution; accuracies use
+data.scoring's rule (mean colour of the shape interior, nearest class colour).
 
 Public API
 ----------
@@ -46,8 +47,8 @@ from __future__ import annotations
 
 import io
 import time
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Callable, Iterable, Sequence
 
 import cv2
 import numpy as np
@@ -56,19 +57,19 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from torch import nn
 
-from data.errors import UserError
-from data.scoring import score_images
-from data.shapes import (
+from cyclegan_workbench.data.errors import UserError
+from cyclegan_workbench.data.scoring import score_images
+from cyclegan_workbench.data.shapes import (
     SHAPES,
     ShapeDatasetParams,
     ShapeGeometry,
     render_coverage,
     render_scene,
 )
-from data.unaligned import to_image, to_tensor
-from visualization.ablation import ScoringSet, ablate_layer
-from visualization.masks import MaskSet
-from visualization.measurements import (
+from cyclegan_workbench.data.unaligned import to_image, to_tensor
+from cyclegan_workbench.visualization.ablation import ScoringSet, ablate_layer
+from cyclegan_workbench.visualization.masks import MaskSet
+from cyclegan_workbench.visualization.measurements import (
     coverage_at,
     edge_and_interior,
     fractions_from_labels,
@@ -78,8 +79,8 @@ from visualization.measurements import (
     rectangle_regions,
     untouched_at,
 )
-from visualization.parser import NetworkGraph, parse_generator
-from visualization.render import image_rgb, render_map, tile_grid
+from cyclegan_workbench.visualization.parser import NetworkGraph, parse_generator
+from cyclegan_workbench.visualization.render import image_rgb, render_map, tile_grid
 
 Progress = Callable[[float, str], None]
 CancelCheck = Callable[[], bool]
@@ -231,7 +232,7 @@ def balanced_stems(manifest: dict, count: int | None = None, split: str = "test"
 def balanced_test_set(dataset, size: int, count: int | None = None) -> ScoringSet:
     """The gray test images of a generated dataset (folder or manifest), `count` of them balanced over the
     classes (all when None), resized to `size`, with what the score needs."""
-    from data.shapes import dataset_root, load_manifest
+    from cyclegan_workbench.data.shapes import dataset_root, load_manifest
 
     manifest = load_manifest(dataset)
     stems = balanced_stems(manifest, count)
@@ -345,7 +346,7 @@ def _grid_image(response: torch.Tensor, value_range=None) -> np.ndarray:
 
 def measure_cyclegan(model, test_batches, scoring: ScoringSet | None) -> dict:
     """Test-set losses (D_A, D_B, G_A, G_B, Cycle_A, Cycle_B, Total, SSIM) and colourization accuracy."""
-    from models.evaluation import evaluate_losses
+    from cyclegan_workbench.models.evaluation import evaluate_losses
 
     table = evaluate_losses(model, test_batches)
     result = {"table": table, "accuracy": None, "per_class": None}
@@ -648,7 +649,8 @@ def _skip_figure(images, intact, isolated, out_isolated, picks, level) -> Figure
 
 
 def unseen_figures(generator, size: int, base_params: ShapeDatasetParams | None = None,
-                   class_colors: dict | None = None, aspects: Sequence[float] = ASPECTS, per_aspect: int = 10, shapes: Sequence[str] | None = None,
+                   class_colors: dict | None = None, aspects: Sequence[float] = ASPECTS, per_aspect: int = 10,
+                   shapes: Sequence[str] | None = None,
                    per_shape: int = 6, progress: Progress | None = None,
                    cancelled: CancelCheck | None = None) -> ExperimentResult:
     """Rectangles at each aspect ratio (long/short side) and other shapes the model never saw.
@@ -797,7 +799,8 @@ def _examples_figure(graph, examples, layer, caption: str, value_range=None) -> 
 
 
 def background_sweep(generator, size: int, base_params: ShapeDatasetParams | None = None,
-                     class_colors: dict | None = None, levels: Iterable[int] = range(0, 256, 16), per_class: int = 10, shown_levels: int = 4,
+                     class_colors: dict | None = None, levels: Iterable[int] = range(0, 256, 16), per_class: int = 10,
+                     shown_levels: int = 4,
                      progress: Progress | None = None, cancelled: CancelCheck | None = None) -> ExperimentResult:
     """The training figures (same geometry) on constant backgrounds; the level equal to the shape gray
     level is left out (the shapes would be invisible). Defaults as for unseen_figures."""
@@ -823,7 +826,8 @@ def background_sweep(generator, size: int, base_params: ShapeDatasetParams | Non
         outputs = _u8(_translate(graph, figs.images, None, tracker, f"background {level}"))
         score = score_images([None] * len(outputs), outputs, figs.classes, class_colors, masks=figs.masks)
         accuracy.append(score.accuracy)
-        outside = [paint_labels(o, class_colors)[untouched_at(c, *o.shape[:2])] for o, c in zip(outputs, figs.coverages)]
+        outside = [paint_labels(o, class_colors)[untouched_at(c, *o.shape[:2])]
+                   for o, c in zip(outputs, figs.coverages)]
         background_coloured.append(float((np.concatenate(outside) >= 0).mean()))
         for c in per_class_acc:
             per_class_acc[c].append(score.per_class.get(c))
@@ -1063,7 +1067,7 @@ LOADED_MODEL_EXPERIMENTS = ("bottleneck", "skip", "unseen", "background", "shift
 
 def shifted_params(params: ShapeDatasetParams) -> ShapeDatasetParams:
     """`params` with the shifted preset's shift (48 px at 256 px), scaled to the canvas and kept inside it."""
-    from data.shapes import PRESETS
+    from cyclegan_workbench.data.shapes import PRESETS
 
     preset = PRESETS["shifted"]()
     room = int(params.size / 2 - 1 - params.scale[1] * params.size / 2)
@@ -1076,7 +1080,7 @@ def run_experiment(key: str, generator, dataset, size: int | None = None, images
     settings a Test tab's Experiments menu offers: `images` test images of `dataset` (the model's training
     dataset: a folder or manifest.json of a generated dataset), unseen and background figures drawn with
     that dataset's parameters, and for "shift" the same test figures centred vs shifted (one model)."""
-    from data.shapes import load_manifest
+    from cyclegan_workbench.data.shapes import load_manifest
 
     if key not in LOADED_MODEL_EXPERIMENTS:
         raise UserError(f"unknown experiment {key!r}: choose {', '.join(LOADED_MODEL_EXPERIMENTS)}")
@@ -1108,7 +1112,8 @@ def run_experiment(key: str, generator, dataset, size: int | None = None, images
 __all__ = [
     "ExperimentResult", "ExperimentCancelled", "FigureSet", "render_figures", "as_colourizer", "conv_layers",
     "balanced_stems", "balanced_test_set", "run_experiment", "LOADED_MODEL_EXPERIMENTS", "shifted_params",
-    "architecture_comparison", "measure_cyclegan", "cyclegan_accuracy", "LossCurve", "spread", "curve_summary", "bottleneck_nullification",
+    "architecture_comparison", "measure_cyclegan", "cyclegan_accuracy", "LossCurve", "spread", "curve_summary",
+    "bottleneck_nullification",
     "skip_isolation", "unseen_figures", "background_sweep", "shift_comparison", "filter_ranking",
     "paint_labels", "paint_fractions", "edge_and_interior", "edge_interior_colour", "rectangle_regions",
     "coverage_at", "untouched_at", "colour_names", "figure_png", "ASPECTS", "QUESTIONS", "TITLES",

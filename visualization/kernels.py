@@ -16,7 +16,7 @@ Weights changed in place (an optimizer step while a live view watches) are notic
 from __future__ import annotations
 
 import logging
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from torch import nn

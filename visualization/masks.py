@@ -36,8 +36,8 @@ import cv2
 import numpy as np
 import torch
 
-from data.errors import UserError
-from data.files import atomic_write_text, read_json
+from cyclegan_workbench.data.errors import UserError
+from cyclegan_workbench.data.files import atomic_write_text, read_json
 
 FORMAT = "cyclegan-workbench masks"
 FORMAT_VERSION = 1
@@ -74,7 +74,7 @@ class MaskSet:
     def is_identity(self) -> bool:
         return not self._gains
 
-    def copy(self) -> "MaskSet":
+    def copy(self) -> MaskSet:
         other = MaskSet(self.graph)
         other._gains = dict(self._gains)
         other._versions = dict(self._versions)
@@ -199,7 +199,7 @@ class MaskSet:
         }
 
     @classmethod
-    def from_dict(cls, graph, data, source: str = "the mask set") -> "MaskSet":
+    def from_dict(cls, graph, data, source: str = "the mask set") -> MaskSet:
         if not isinstance(data, dict) or data.get("format") != FORMAT:
             raise UserError(f"{source} is not a mask set saved by the workbench")
         if data.get("version") != FORMAT_VERSION:
@@ -253,7 +253,7 @@ class MaskSet:
         atomic_write_text(Path(path), json.dumps(self.to_dict(), indent=1) + "\n")
 
     @classmethod
-    def load(cls, path: str | Path, graph) -> "MaskSet":
+    def load(cls, path: str | Path, graph) -> MaskSet:
         path = Path(path)
         if not path.is_file():
             raise UserError(f"mask set not found: {path}")

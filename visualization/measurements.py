@@ -11,7 +11,7 @@ import math
 import cv2
 import numpy as np
 
-from data.shapes import ShapeGeometry
+from cyclegan_workbench.data.shapes import ShapeGeometry
 
 MIN_CHROMA = 48
 MAX_HUE_DISTANCE = 45.0

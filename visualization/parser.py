@@ -42,16 +42,21 @@ import hashlib
 import json
 import math
 import operator
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import fx, nn
 
-from data.errors import UserError
-from visualization.trace import GraphNode, downstream_steps, eval_mode, trace_generator
+from cyclegan_workbench.data.errors import UserError
+from cyclegan_workbench.visualization.trace import (
+    GraphNode,
+    downstream_steps,
+    eval_mode,
+    trace_generator,
+)
 
 KINDS = ("conv", "transposed conv", "norm", "activation", "tanh", "concat", "add", "multiply", "dropout",
          "upsample", "pool", "module", "op")
@@ -170,7 +175,9 @@ class NetworkGraph:
 
     @property
     def summary(self) -> str:
-        shape = lambda s: "x".join(map(str, s))
+        def shape(s):
+            return "x".join(map(str, s))
+
         parts = [f"{self.net_name}: {len(self.layers)} layers, {shape(self.input_shape)} -> {shape(self.output_shape)}"]
         if self.skips:
             parts.append(f"{len(self.skips)} skip connections")
@@ -273,7 +280,7 @@ def parse_generator(net: nn.Module, size: int | Sequence[int], in_channels: int 
 
 def load_and_parse(source: str | Path, which: str = "G_A", size: int | None = None, fast: bool = True):
     """(net, NetworkConfig, NetworkGraph) for a run directory or a generator .pth."""
-    from models import checkpoints
+    from cyclegan_workbench.models import checkpoints
 
     if which not in ("G_A", "G_B"):
         raise UserError(f"which generator: G_A or G_B, not {which!r}")
@@ -481,7 +488,7 @@ def _nearest_layer(node_index: int, nodes, layer_of_node) -> int | None:
 
 def _skips(candidates, nodes, values, layer_of_node, fx_index):
     found = {}
-    for i, (node, n, kind, op, shape) in enumerate(candidates):
+    for i, (_node, n, kind, _op, _shape) in enumerate(candidates):
         if kind != "concat":
             continue
         parts = n.args[0] if n.args else n.kwargs.get("tensors")
@@ -508,7 +515,7 @@ def _residuals(candidates, nodes, layer_of_node) -> list[Residual]:
             a |= ancestors[j]
         ancestors.append(a)
     result = []
-    for i, (node, n, kind, op, shape) in enumerate(candidates):
+    for i, (node, _n, kind, _op, _shape) in enumerate(candidates):
         if kind != "add":
             continue
         ins = [j for j in node.inputs if nodes[j].from_input]

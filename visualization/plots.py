@@ -15,7 +15,7 @@ import seaborn as sns
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from models.cyclegan import LOSS_NAMES
+from cyclegan_workbench.models.cyclegan import LOSS_NAMES
 
 MAX_POINTS = 200
 # models.evaluation names the cycle losses of its validation table with a capital C.
@@ -70,7 +70,7 @@ class LossHistory:
             self.add_validation(report.global_step, summary.validation)
 
     @classmethod
-    def from_epochs(cls, history: list[dict], steps_per_epoch: int) -> "LossHistory":
+    def from_epochs(cls, history: list[dict], steps_per_epoch: int) -> LossHistory:
         """The per-epoch means a run keeps (Trainer.history), for a resumed run's earlier epochs."""
         out = cls()
         for h in history:

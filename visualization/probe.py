@@ -37,10 +37,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from data.errors import UserError
-from visualization import render
-from visualization.masks import MaskSet
-from visualization.trace import eval_mode
+from cyclegan_workbench.data.errors import UserError
+from cyclegan_workbench.visualization import render
+from cyclegan_workbench.visualization.masks import MaskSet
+from cyclegan_workbench.visualization.trace import eval_mode
 
 
 class Probe:
@@ -74,7 +74,7 @@ class Probe:
     # --- input -----------------------------------------------------------------------------------
     def set_input(self, x) -> None:
         if isinstance(x, np.ndarray):
-            from data.unaligned import to_tensor
+            from cyclegan_workbench.data.unaligned import to_tensor
 
             if x.dtype != np.uint8:
                 raise UserError(f"an image array must be uint8, got {x.dtype}")
@@ -177,7 +177,7 @@ class Probe:
         return self.graph.run(x, self.masks if isinstance(masks, str) and masks == "current" else masks)
 
     # --- cycle-aware view ------------------------------------------------------------------------
-    def cycle(self, other) -> "CycleView":
+    def cycle(self, other) -> CycleView:
         """Pass the edited and the unedited translation through `other` (the opposite generator)."""
         run_other, key = _runner(other)
         edited = self.output()
@@ -242,7 +242,7 @@ def _check_channels(run_other, translation, x):
 
 def masked_generator(net: nn.Module, masks: MaskSet | str | Path, size: int, fast: bool = True):
     """A callable batch -> output running `net` with the gains of `masks` (a MaskSet or a saved .json)."""
-    from visualization.parser import parse_generator
+    from cyclegan_workbench.visualization.parser import parse_generator
 
     graph = parse_generator(net, size, fast=fast)
     if not isinstance(masks, MaskSet):

@@ -30,7 +30,7 @@ import numpy as np
 import torch
 from numpy.lib.stride_tricks import as_strided
 
-from data.errors import UserError
+from cyclegan_workbench.data.errors import UserError
 
 _BUILTIN = ("gray", "jet")
 _MATPLOTLIB = ("viridis", "magma", "inferno", "plasma", "cividis", "hot", "coolwarm", "RdBu_r", "twilight")
@@ -48,7 +48,7 @@ COLORMAPS = _available()
 NORMALIZATIONS = ("map", "layer")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def colormap_lut(name: str) -> np.ndarray:
     """The colormap as 256 RGB entries (uint8), index 0 for the lowest value."""
     if name not in COLORMAPS:

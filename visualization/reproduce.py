@@ -38,16 +38,20 @@ import datetime
 import os
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import torch
 
-from data.errors import UserError
-from data.files import read_json, remove_leftovers
-from visualization import experiments as ex
-from visualization.report import write_figure, write_json, write_report
+from cyclegan_workbench.data.errors import UserError
+from cyclegan_workbench.data.files import read_json, remove_leftovers
+from cyclegan_workbench.visualization import experiments as ex
+from cyclegan_workbench.visualization.report import (
+    write_figure,
+    write_json,
+    write_report,
+)
 
 FORMAT = "cyclegan-workbench reproduction"
 PAPER_TEST_IMAGES = 160
@@ -183,7 +187,7 @@ DATASET_PURPOSES = {"default": "training and testing", "large": "U-Net 128 on 3x
 
 def model_config(spec: ModelSpec, budget: Budget, dataroot: Path, device: str, seed: int):
     """The RunConfig of `spec` under `budget` (the default preset as models.config defines it now)."""
-    from models import config as mc
+    from cyclegan_workbench.models import config as mc
 
     cfg = mc.preset_config(spec.preset or mc.DEFAULT_PRESET)
     cfg.dataroot = str(dataroot)
@@ -250,8 +254,8 @@ class TestData:
 
 def load_test_data(dataroot: Path, size: int, count: int | None = None) -> TestData:
     """`count` test scenes (all when None), the same number of each class, in both domains."""
-    from data.shapes import load_manifest
-    from data.unaligned import domain_folder, load_domain
+    from cyclegan_workbench.data.shapes import load_manifest
+    from cyclegan_workbench.data.unaligned import domain_folder, load_domain
 
     manifest = load_manifest(dataroot)
     stems = ex.balanced_stems(manifest, count)
@@ -272,9 +276,9 @@ def load_test_data(dataroot: Path, size: int, count: int | None = None) -> TestD
 
 
 class Reproduction:
-    def __init__(self, out_dir: str | Path, budget: "str | Budget" = "quick", device: str = "cpu", seed: int = 0,
+    def __init__(self, out_dir: str | Path, budget: str | Budget = "quick", device: str = "cpu", seed: int = 0,
                  listener: Listener | None = None, cancelled: Callable[[], bool] | None = None):
-        from models.runtime import resolve_device
+        from cyclegan_workbench.models.runtime import resolve_device
 
         if not isinstance(budget, Budget) and budget not in BUDGETS:
             raise UserError(f"unknown budget {budget!r}: choose {', '.join(BUDGETS)}")
@@ -357,7 +361,7 @@ class Reproduction:
 
     # --- the run ---------------------------------------------------------------------------------
     def run(self) -> dict:
-        from models.runtime import tune_allocator
+        from cyclegan_workbench.models.runtime import tune_allocator
 
         started_wall = time.perf_counter()
         started = datetime.datetime.now().isoformat(timespec="seconds")
@@ -418,7 +422,7 @@ class Reproduction:
 
     # --- datasets --------------------------------------------------------------------------------
     def _dataset_params(self):
-        from data.shapes import PRESETS
+        from cyclegan_workbench.data.shapes import PRESETS
 
         b = self.budget
         common = dict(size=b.canvas, train_per_class=b.train_per_class, test_per_class=b.test_per_class,
@@ -432,7 +436,11 @@ class Reproduction:
         return self.out / "datasets" / name
 
     def _datasets(self) -> dict:
-        from data.shapes import GenerationCancelled, generate_dataset, load_manifest
+        from cyclegan_workbench.data.shapes import (
+            GenerationCancelled,
+            generate_dataset,
+            load_manifest,
+        )
 
         params = self._dataset_params()
         total = sum(p.image_count() for p in params.values())
@@ -467,8 +475,8 @@ class Reproduction:
         return self._cache[key]
 
     def _train(self, spec: ModelSpec) -> dict:
-        from models import checkpoints
-        from models.training import Trainer
+        from cyclegan_workbench.models import checkpoints
+        from cyclegan_workbench.models.training import Trainer
 
         b = self.budget
         run_dir = self.out / "runs" / spec.name
@@ -510,7 +518,7 @@ class Reproduction:
             "per_class": measured["per_class"],
         }
 
-    def _train_loop(self, spec: ModelSpec, state: "_TrainingState", val: TestData) -> str:
+    def _train_loop(self, spec: ModelSpec, state: _TrainingState, val: TestData) -> str:
         trainer, b = state.trainer, self.budget
         interval = state.cap / b.curve_points if state.cap and b.curve_points else None
         next_point = (int(state.used // interval) + 1) * interval if interval else None
@@ -555,8 +563,8 @@ class Reproduction:
             state.save_progress(saved=True, step=state.position())
         return "epochs" if trainer.finished else (stop_reason or "epochs")
 
-    def _curve_point(self, state: "_TrainingState", step: int, val: TestData) -> None:
-        from models.evaluation import evaluate_losses
+    def _curve_point(self, state: _TrainingState, step: int, val: TestData) -> None:
+        from cyclegan_workbench.models.evaluation import evaluate_losses
 
         started = time.perf_counter()
         seconds = state.now_used()
@@ -573,8 +581,8 @@ class Reproduction:
     def _colourizer_graph(self, model: str):
         key = ("graph", model)
         if key not in self._cache:
-            from models import checkpoints
-            from visualization.parser import parse_generator
+            from cyclegan_workbench.models import checkpoints
+            from cyclegan_workbench.visualization.parser import parse_generator
 
             run_dir = self.out / "runs" / model
             cfg = checkpoints.load_config(run_dir)
@@ -587,7 +595,7 @@ class Reproduction:
         return self._colourizer_graph(model).input_shape[1]
 
     def _class_colors(self) -> dict:
-        from data.shapes import load_manifest
+        from cyclegan_workbench.data.shapes import load_manifest
 
         return {k: tuple(v) for k, v in load_manifest(self._dataset_dir("default"))["class_colors"].items()}
 
@@ -751,4 +759,5 @@ def reproduce(out_dir: str | Path, budget: str = "quick", device: str = "cpu", s
 
 
 __all__ = ["Budget", "BUDGETS", "budget_limits", "ModelSpec", "ARCHITECTURES", "TOY_MODELS", "Listener",
-           "PipelineCancelled", "Reproduction", "reproduce", "model_config", "load_test_data", "TestData", "thread_count"]
+           "PipelineCancelled", "Reproduction", "reproduce", "model_config", "load_test_data", "TestData",
+           "thread_count"]

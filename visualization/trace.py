@@ -19,15 +19,16 @@ from __future__ import annotations
 import copy
 import inspect
 import operator
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import torch
 from torch import fx, nn
 
-from data.errors import UserError
-from visualization import kernels
+from cyclegan_workbench.data.errors import UserError
+from cyclegan_workbench.visualization import kernels
 
 
 @dataclass

@@ -5,10 +5,10 @@ import argparse
 
 # One module per family of jobs; each exposes register(subparsers).
 _COMMAND_MODULES = [
-    "app.cli.dataset_commands",
-    "app.cli.training_commands",
-    "app.cli.inspect_commands",
-    "app.cli.reproduce_commands",
+    "cyclegan_workbench.app.cli.dataset_commands",
+    "cyclegan_workbench.app.cli.training_commands",
+    "cyclegan_workbench.app.cli.inspect_commands",
+    "cyclegan_workbench.app.cli.reproduce_commands",
 ]
 
 

@@ -10,10 +10,10 @@ import sys
 import time
 from dataclasses import replace
 
-from app.cli.progress import ProgressBar
-from data.errors import UserError
-from data.scoring import score_directory
-from data.shapes import (
+from cyclegan_workbench.app.cli.progress import ProgressBar
+from cyclegan_workbench.data.errors import UserError
+from cyclegan_workbench.data.scoring import score_directory
+from cyclegan_workbench.data.shapes import (
     IMAGE_FORMATS,
     PRESETS,
     SHAPES,

@@ -9,8 +9,8 @@ import json
 import sys
 from pathlib import Path
 
-from app.cli.progress import ProgressBar
-from data.errors import UserError
+from cyclegan_workbench.app.cli.progress import ProgressBar
+from cyclegan_workbench.data.errors import UserError
 
 
 def register(sub) -> None:
@@ -57,7 +57,7 @@ def _int_option(value, option: str, minimum: int) -> int | None:
 
 
 def run_inspect(args) -> int:
-    from visualization.parser import load_and_parse
+    from cyclegan_workbench.visualization.parser import load_and_parse
 
     _, _, graph = load_and_parse(args.source, args.which, _int_option(args.size, "--size", 1))
     if args.json:
@@ -86,11 +86,11 @@ def run_ablate(args) -> int:
     import cv2
     import torch
 
-    from data.unaligned import list_images, read_image, to_tensor
-    from models.runtime import tune_allocator
-    from visualization.ablation import ScoringSet, ablate_layer
-    from visualization.masks import MaskSet
-    from visualization.parser import load_and_parse
+    from cyclegan_workbench.data.unaligned import list_images, read_image, to_tensor
+    from cyclegan_workbench.models.runtime import tune_allocator
+    from cyclegan_workbench.visualization.ablation import ScoringSet, ablate_layer
+    from cyclegan_workbench.visualization.masks import MaskSet
+    from cyclegan_workbench.visualization.parser import load_and_parse
 
     tune_allocator()
     size = _int_option(args.size, "--size", 1)
@@ -137,7 +137,7 @@ def _colourizing_generator(manifest) -> str:
     """G_A when domain A is the gray one (it colourizes A -> B), else G_B; G_A without a manifest."""
     if not manifest:
         return "G_A"
-    from data.shapes import load_manifest
+    from cyclegan_workbench.data.shapes import load_manifest
 
     gray = (load_manifest(manifest).get("domains") or {}).get("gray", "B")
     if gray not in ("A", "B"):

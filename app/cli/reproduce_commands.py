@@ -8,8 +8,8 @@ from __future__ import annotations
 import sys
 import time
 
-from app.cli.progress import ProgressBar
-from data.errors import UserError
+from cyclegan_workbench.app.cli.progress import ProgressBar
+from cyclegan_workbench.data.errors import UserError
 
 _STEPS = 1000  # progress-bar resolution of a stage's fraction
 
@@ -84,7 +84,7 @@ def _seed(text: str) -> int:
 
 
 def run_reproduce(args) -> int:
-    from visualization.reproduce import Reproduction
+    from cyclegan_workbench.visualization.reproduce import Reproduction
 
     pipeline = Reproduction(args.out, budget=args.budget, device=args.device, seed=_seed(args.seed),
                             listener=_ConsoleListener())

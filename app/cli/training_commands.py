@@ -9,15 +9,15 @@ import sys
 import threading
 from pathlib import Path
 
-from app.cli.progress import ProgressBar
-from data.errors import UserError
+from cyclegan_workbench.app.cli.progress import ProgressBar
+from cyclegan_workbench.data.errors import UserError
 
 # Marks a folder `translate` created, so that translating again into it may replace its own PNGs.
 TRANSLATION_MARKER = ".cyclegan-workbench-translations"
 
 
 def register(sub) -> None:
-    from models.config import DEFAULT_PRESET, PRESETS
+    from cyclegan_workbench.models.config import DEFAULT_PRESET, PRESETS
 
     p = sub.add_parser("train", help="train a CycleGAN on a dataset folder",
                        description="Train a CycleGAN on DATAROOT/{trainA,trainB} (validation on testA/testB "
@@ -79,8 +79,8 @@ def register(sub) -> None:
 
 
 def _config_from_args(args):
-    from data.files import resolved
-    from models.config import preset_config
+    from cyclegan_workbench.data.files import resolved
+    from cyclegan_workbench.models.config import preset_config
 
     cfg = preset_config(args.preset)
     cfg.dataroot = str(resolved(args.dataroot)) if args.dataroot else ""
@@ -109,7 +109,7 @@ def _enable_logging() -> None:
 
 
 def run_train(args) -> int:
-    from models.training import Trainer
+    from cyclegan_workbench.models.training import Trainer
 
     _enable_logging()
     if not args.dataroot and not args.resume:
@@ -195,11 +195,15 @@ def _stop_on_signals(trainer):
 
 
 def run_evaluate(args) -> int:
-    from data.unaligned import paired_test_batches
-    from models import checkpoints
-    from models.cyclegan import CycleGAN
-    from models.evaluation import TABLE_COLUMNS, ColourizationProbe, evaluate_losses
-    from models.runtime import resolve_device, tune_allocator
+    from cyclegan_workbench.data.unaligned import paired_test_batches
+    from cyclegan_workbench.models import checkpoints
+    from cyclegan_workbench.models.cyclegan import CycleGAN
+    from cyclegan_workbench.models.evaluation import (
+        TABLE_COLUMNS,
+        ColourizationProbe,
+        evaluate_losses,
+    )
+    from cyclegan_workbench.models.runtime import resolve_device, tune_allocator
 
     tune_allocator()
     cfg = checkpoints.load_config(Path(args.run_dir))
@@ -231,10 +235,20 @@ def run_translate(args) -> int:
     import cv2
     import torch
 
-    from data.files import atomic_write_bytes, claim_folder, remove_leftovers, resolved
-    from data.unaligned import list_images, read_image, to_image, to_tensor
-    from models import checkpoints
-    from models.config import check_input_size
+    from cyclegan_workbench.data.files import (
+        atomic_write_bytes,
+        claim_folder,
+        remove_leftovers,
+        resolved,
+    )
+    from cyclegan_workbench.data.unaligned import (
+        list_images,
+        read_image,
+        to_image,
+        to_tensor,
+    )
+    from cyclegan_workbench.models import checkpoints
+    from cyclegan_workbench.models.config import check_input_size
 
     source = Path(args.run_dir)
     which = "G_A" if args.direction == "AtoB" else "G_B"
@@ -245,7 +259,7 @@ def run_translate(args) -> int:
     check_input_size(net_cfg, size)
     forward = net
     if args.masks:
-        from visualization.probe import masked_generator
+        from cyclegan_workbench.visualization.probe import masked_generator
 
         forward = masked_generator(net, args.masks, size)
     inputs = Path(args.inputs)

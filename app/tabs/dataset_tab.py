@@ -22,18 +22,18 @@ from PyQt5.QtWidgets import (
     QWidget,
 )
 
-from app.dialogs import show_error, show_warning
-from app.widgets.forms import (
+from cyclegan_workbench.app.dialogs import show_error, show_warning
+from cyclegan_workbench.app.widgets.forms import (
     ColorButton,
     PathEdit,
     RangeSpin,
     spin_box,
     vertical_scroll,
 )
-from app.widgets.image_viewer import ImagePanel
-from app.workers import DatasetWorker
-from data.errors import UserError
-from data.shapes import (
+from cyclegan_workbench.app.widgets.image_viewer import ImagePanel
+from cyclegan_workbench.app.workers import DatasetWorker
+from cyclegan_workbench.data.errors import UserError
+from cyclegan_workbench.data.shapes import (
     DEFAULT_COLORS,
     IMAGE_FORMATS,
     PRESETS,

@@ -13,9 +13,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from app import locations
-from data.errors import UserError
-from models import checkpoints
+from cyclegan_workbench.app import locations
+from cyclegan_workbench.data.errors import UserError
+from cyclegan_workbench.models import checkpoints
 
 GENERATORS = {"G_A": ("A", "B"), "G_B": ("B", "A")}  # input domain, output domain
 DEFAULT_PTH_SIZE = 256
@@ -53,9 +53,9 @@ class InspectedModel:
     """Open with `InspectedModel.open(run_dir_or_pth)`; UserError when it cannot be used."""
 
     def __init__(self, source: Path, nets: dict, size: int, dataroot: str, description: str):
-        from visualization.masks import MaskSet
-        from visualization.parser import parse_generator
-        from visualization.probe import Probe
+        from cyclegan_workbench.visualization.masks import MaskSet
+        from cyclegan_workbench.visualization.parser import parse_generator
+        from cyclegan_workbench.visualization.probe import Probe
 
         self.source, self.size, self.dataroot, self.description = source, size, dataroot, description
         self.nets = nets
@@ -65,7 +65,7 @@ class InspectedModel:
         self.inputs: dict[str, np.ndarray] = {}
 
     @classmethod
-    def open(cls, source: str | Path) -> "InspectedModel":
+    def open(cls, source: str | Path) -> InspectedModel:
         source = Path(source)
         if source.is_dir():
             cfg = checkpoints.load_config(source)
@@ -97,7 +97,7 @@ class InspectedModel:
 
     def input_sources(self, which: str) -> tuple[list[Path], str]:
         """Images of the generator's input domain: the run's test split, else the bundled samples."""
-        from data.unaligned import domain_folder, list_images
+        from cyclegan_workbench.data.unaligned import domain_folder, list_images
 
         domain = GENERATORS[which][0]
         if self.dataroot:
@@ -116,7 +116,7 @@ class InspectedModel:
 
     def set_input(self, which: str, image: np.ndarray) -> None:
         """Any uint8 image: converted to the generator's channels and resized to its input size."""
-        from app.widgets.input_browser import as_channels
+        from cyclegan_workbench.app.widgets.input_browser import as_channels
 
         graph = self.graphs[which]
         c, h, w = graph.input_shape
@@ -131,7 +131,7 @@ class InspectedModel:
         return which in self.inputs
 
     def view(self, which: str) -> EditView:
-        from visualization.render import image_rgb, render_map
+        from cyclegan_workbench.visualization.render import image_rgb, render_map
 
         probe = self.probes[which]
         other = self.other(which)
@@ -149,14 +149,14 @@ class InspectedModel:
 
     def grid(self, which: str, layer: int, colormap: str = "viridis", normalize: str = "map",
              sort_by_energy: bool = False):
-        from visualization.render import tile_grid
+        from cyclegan_workbench.visualization.render import tile_grid
 
         response = self.probes[which].response(layer)
         return tile_grid(response, colormap=colormap, normalize=normalize, sort_by_energy=sort_by_energy,
                          scale=_tile_scale(response.shape[-1]))
 
     def feature_map(self, which: str, layer: int, channel: int, colormap: str = "viridis") -> np.ndarray:
-        from visualization.render import render_map
+        from cyclegan_workbench.visualization.render import render_map
 
         return render_map(self.probes[which].response(layer), channel, colormap=colormap)
 

@@ -26,16 +26,19 @@ from PyQt5.QtWidgets import (
     QWidget,
 )
 
-from app import locations
-from app.dialogs import show_error, show_warning
-from app.tabs.test_model import InspectedModel
-from app.widgets.ablation_chart import AblationChart
-from app.widgets.image_viewer import ImagePanel
-from app.widgets.input_browser import InputBrowser, dropped_image_path
-from app.widgets.layer_list import LayerList
-from app.widgets.response_grid import ResponseGrid
-from app.workers import AblationWorker
-from data.errors import UserError
+from cyclegan_workbench.app import locations
+from cyclegan_workbench.app.dialogs import show_error, show_warning
+from cyclegan_workbench.app.tabs.test_model import InspectedModel
+from cyclegan_workbench.app.widgets.ablation_chart import AblationChart
+from cyclegan_workbench.app.widgets.image_viewer import ImagePanel
+from cyclegan_workbench.app.widgets.input_browser import (
+    InputBrowser,
+    dropped_image_path,
+)
+from cyclegan_workbench.app.widgets.layer_list import LayerList
+from cyclegan_workbench.app.widgets.response_grid import ResponseGrid
+from cyclegan_workbench.app.workers import AblationWorker
+from cyclegan_workbench.data.errors import UserError
 
 MODES = (("toggle", "Click: nullify / restore"), ("select", "Click: select"),
          ("rect", "Drag: rectangle region"), ("paint", "Drag: paint region"))
@@ -125,7 +128,7 @@ class TestTab(QWidget):
             self.mode.addItem(text, key)
         self.mode.currentIndexChanged.connect(lambda _: self.grid.set_mode(self.mode.currentData()))
         self.colormap = QComboBox()
-        from visualization.render import COLORMAPS
+        from cyclegan_workbench.visualization.render import COLORMAPS
 
         self.colormap.addItems(COLORMAPS)
         self.normalize = QComboBox()
@@ -448,7 +451,7 @@ class TestTab(QWidget):
         self.status_changed.emit(f"Saved the {self.which} mask set to {path}")
 
     def load_masks(self, path: str) -> None:
-        from visualization.masks import MaskSet
+        from cyclegan_workbench.visualization.masks import MaskSet
 
         masks = MaskSet.load(path, self.model.graphs[self.which])
         self.model.masks[self.which] = masks

@@ -5,14 +5,14 @@ from pathlib import Path
 
 from PyQt5.QtWidgets import QComboBox, QFormLayout, QGroupBox
 
-from app.widgets.forms import spin_box
-from data.errors import UserError
-from models.config import PRESETS, RunConfig, preset_config, validate
+from cyclegan_workbench.app.widgets.forms import spin_box
+from cyclegan_workbench.data.errors import UserError
+from cyclegan_workbench.models.config import PRESETS, RunConfig, preset_config, validate
 
 
 def dataset_summary(folder: str | Path) -> str:
     """Image counts per domain and split; UserError when the folder cannot be trained on."""
-    from data.unaligned import domain_folder, list_images
+    from cyclegan_workbench.data.unaligned import domain_folder, list_images
 
     counts = []
     for split in ("train", "test"):

@@ -26,16 +26,16 @@ from PyQt5.QtWidgets import (
     QWidget,
 )
 
-from app import locations
-from app.dialogs import show_error, show_warning
-from app.tabs.train_settings import TrainingForm, dataset_summary
-from app.widgets.forms import PathEdit, vertical_scroll
-from app.widgets.image_viewer import ImagePanel
-from app.widgets.loss_plot import LossPlot
-from app.workers import DatasetWorker, TrainingWorker
-from data.errors import UserError
-from models import checkpoints
-from models.config import DEFAULT_PRESET, RunConfig
+from cyclegan_workbench.app import locations
+from cyclegan_workbench.app.dialogs import show_error, show_warning
+from cyclegan_workbench.app.tabs.train_settings import TrainingForm, dataset_summary
+from cyclegan_workbench.app.widgets.forms import PathEdit, vertical_scroll
+from cyclegan_workbench.app.widgets.image_viewer import ImagePanel
+from cyclegan_workbench.app.widgets.loss_plot import LossPlot
+from cyclegan_workbench.app.workers import DatasetWorker, TrainingWorker
+from cyclegan_workbench.data.errors import UserError
+from cyclegan_workbench.models import checkpoints
+from cyclegan_workbench.models.config import DEFAULT_PRESET, RunConfig
 
 VIEWS = (("real_A", "real A"), ("fake_B", "fake B = G_A(A)"), ("rec_A", "reconstructed A"),
          ("real_B", "real B"), ("fake_A", "fake A = G_B(B)"), ("rec_B", "reconstructed B"))
@@ -331,7 +331,7 @@ class TrainTab(QWidget):
         return path
 
     def _generate_default_dataset(self, target: Path) -> None:
-        from data.shapes import PRESETS as DATASET_PRESETS
+        from cyclegan_workbench.data.shapes import PRESETS as DATASET_PRESETS
 
         params = DATASET_PRESETS["default"]()
         self._dataset_worker = DatasetWorker(params, target)

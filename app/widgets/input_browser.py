@@ -20,11 +20,11 @@ from PyQt5.QtWidgets import (
     QWidget,
 )
 
-from app.dialogs import show_warning
-from app.widgets.image_viewer import array_to_pixmap
-from app.widgets.sketch_canvas import SketchPanel
-from data.errors import UserError
-from data.unaligned import IMAGE_EXTENSIONS, read_image
+from cyclegan_workbench.app.dialogs import show_warning
+from cyclegan_workbench.app.widgets.image_viewer import array_to_pixmap
+from cyclegan_workbench.app.widgets.sketch_canvas import SketchPanel
+from cyclegan_workbench.data.errors import UserError
+from cyclegan_workbench.data.unaligned import IMAGE_EXTENSIONS, read_image
 
 THUMB = 56
 MAX_THUMBNAILS = 240

@@ -11,8 +11,8 @@ from PyQt5.QtCore import QRect, QTimer, pyqtSignal
 from PyQt5.QtGui import QColor, QPainter
 from PyQt5.QtWidgets import QSizePolicy, QWidget
 
-from app.widgets.image_viewer import array_to_qimage
-from visualization.plots import LossFigure, LossHistory
+from cyclegan_workbench.app.widgets.image_viewer import array_to_qimage
+from cyclegan_workbench.visualization.plots import LossFigure, LossHistory
 
 
 class LossPlot(QWidget):

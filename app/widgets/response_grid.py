@@ -19,7 +19,7 @@ from PyQt5.QtWidgets import (
     QGraphicsView,
 )
 
-from app.widgets.image_viewer import ImageViewer
+from cyclegan_workbench.app.widgets.image_viewer import ImageViewer
 
 MODES = ("toggle", "select", "rect", "paint")
 

@@ -16,7 +16,7 @@ from PyQt5.QtWidgets import (
     QWidget,
 )
 
-from app.widgets.image_viewer import array_to_qimage
+from cyclegan_workbench.app.widgets.image_viewer import array_to_qimage
 
 
 class SketchCanvas(QWidget):

@@ -3,15 +3,13 @@
 Test-split scenes of the default dataset (circle, triangle) and of the unseen-figures preset, gray in
 B/ and coloured in A/, with matching names, exactly as `generate-dataset` would draw them.
 """
-import sys
 from pathlib import Path
 
 import cv2
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parents[1]))
 
-from data.shapes import PRESETS, render_scene  # noqa: E402
+from cyclegan_workbench.data.shapes import PRESETS, render_scene  # noqa: E402
 
 SAMPLES = [("default", "circle", 0), ("default", "circle", 3), ("default", "triangle", 0),
            ("default", "triangle", 5), ("unseen", "square", 0), ("unseen", "rectangle", 2),
