@@ -163,6 +163,7 @@ class TrainingSignals(WorkerSignals):
     started = pyqtSignal(object)  # TrainingStarted
     visuals_updated = pyqtSignal(object)  # LiveVisuals
     plotted = pyqtSignal(object)  # the loss curves as an H x W x 4 uint8 image (visualization.plots)
+    held = pyqtSignal(int, int)  # (epoch, iteration) at which a pause took hold: no step runs until resumed
 
 
 class TrainingWorker(Worker):
@@ -214,6 +215,7 @@ class TrainingWorker(Worker):
         from cyclegan_workbench.models.training import Trainer
 
         trainer = Trainer(self.cfg, self.run_dir, resume=self.resume)
+        trainer.on_hold = self.signals.held.emit
         with self._lock:
             self._trainer = trainer
             if self.aborted:

@@ -14,6 +14,7 @@ import random
 import threading
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -132,6 +133,9 @@ class Trainer:
         self._stop = threading.Event()
         self._running = threading.Event()
         self._running.set()
+        # Called in the training thread with (epoch, iteration) when a pause takes hold: no step runs
+        # from then until request_resume or request_stop.
+        self.on_hold: Callable[[int, int], None] | None = None
 
     # --- control (thread-safe) -------------------------------------------------------------------
     def request_stop(self) -> None:
@@ -224,6 +228,8 @@ class Trainer:
 
     def _wait_while_paused(self) -> bool:
         """Blocks while paused; False when a stop was requested."""
+        if not self._running.is_set() and self.on_hold is not None:
+            self.on_hold(self.epoch, self.iteration)
         while not self._running.wait(timeout=0.1):
             pass
         return not self._stop.is_set()

@@ -84,15 +84,18 @@ def test_train_live_updates_pause_resume_stop_and_resume_from_the_checkpoint(qtb
     history = train_tab.loss_plot.history
     assert history.steps and all(math.isfinite(v) for v in history.values["cycle_A"])
 
-    # Pause: no step reported for a while; Resume: steps again.
-    qtbot.mouseClick(train_tab.pause_button, Qt.LeftButton)
+    # Pause: the trainer holds (it says where), no step is reported; Resume: it goes on from that step.
+    with qtbot.waitSignal(worker.signals.held, timeout=20000) as held:
+        qtbot.mouseClick(train_tab.pause_button, Qt.LeftButton)
     assert worker.paused and train_tab.resume_button.isEnabled() and not train_tab.pause_button.isEnabled()
-    qtbot.wait(300)  # the step in flight may still report
+    epoch, iteration = held.args
+    per_epoch = reports[-1].iterations_per_epoch
+    with qtbot.assertNotEmitted(worker.signals.progressed, wait=500):
+        pass  # the GUI thread's events keep flowing while the trainer holds
     n = len(reports)
-    qtbot.wait(500)
-    assert len(reports) == n, "training went on while paused"
     qtbot.mouseClick(train_tab.resume_button, Qt.LeftButton)
     qtbot.waitUntil(lambda: len(reports) > n + 2, timeout=20000)
+    assert reports[n].global_step == epoch * per_epoch + iteration + 1, "a step ran while paused"
 
     # Stop: the worker ends and leaves a resumable checkpoint.
     with qtbot.waitSignal(worker.signals.finished, timeout=20000) as finished:

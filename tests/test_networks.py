@@ -93,10 +93,12 @@ def test_skip_connection_carries_the_activated_encoder_output_like_the_reference
     net = UnetGenerator(1, 1, 3, ngf=2, norm="none").eval()
     block = net.model.model[1]
     x = torch.randn(1, 2, 16, 16)
+    before = x.clone()
     out = block(x)
-    # The reference's in-place LeakyReLU makes the concatenated skip equal LeakyReLU(x), not x.
-    assert torch.equal(out[:, :2], F.leaky_relu(x, 0.2))
-    assert torch.equal(x, x.clone())  # and our input was not overwritten
+    # The reference's in-place LeakyReLU makes the concatenated skip equal LeakyReLU(x), not x...
+    assert torch.equal(out[:, :2], F.leaky_relu(before, 0.2))
+    # ...but ours computes it without overwriting the caller's tensor, as the reference's in-place op does.
+    assert torch.equal(x, before)
 
 
 @pytest.mark.parametrize("name", sorted(PRESETS))
