@@ -27,6 +27,6 @@ setup(
         "seaborn>=0.12",
         "PyQt5>=5.15",
     ],
-    extras_require={"test": ["pytest>=7", "pytest-qt>=4.2", "hypothesis>=6", "ruff>=0.17,<0.18"]},
+    extras_require={"test": ["pytest>=7", "pytest-qt>=4.2", "hypothesis>=6", "scikit-image>=0.21", "ruff>=0.17,<0.18"]},
     entry_points={"console_scripts": ["cyclegan-workbench=cyclegan_workbench.app.main:main"]},
 )
