@@ -26,6 +26,7 @@ setup(
         "matplotlib>=3.7",
         "seaborn>=0.12",
         "PyQt5>=5.15",
+        "tqdm>=4.60",  # command-line progress bars
     ],
     extras_require={"test": ["pytest>=7", "pytest-qt>=4.2", "hypothesis>=6", "scikit-image>=0.21", "ruff>=0.17,<0.18"]},
     entry_points={"console_scripts": ["cyclegan-workbench=cyclegan_workbench.app.main:main"]},

@@ -135,7 +135,7 @@ def run_generate(args) -> int:
     def progress(done: int, _total: int) -> None:
         # Created on the first report, so a refused output folder prints no empty bar before the error.
         if not bars:
-            bars.append(ProgressBar(total, "generating"))
+            bars.append(ProgressBar(total, "generating", unit="image"))
         bars[0].update(done)
 
     start = time.perf_counter()

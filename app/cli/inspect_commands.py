@@ -117,7 +117,7 @@ def run_ablate(args) -> int:
         inputs = torch.stack([to_tensor(cv2.resize(read_image(p, channels), (w, h), interpolation=cv2.INTER_AREA))
                               for p in paths])
     masks = MaskSet.load(args.masks, graph) if args.masks else None
-    bar = ProgressBar(layer.channels, "ablate")
+    bar = ProgressBar(layer.channels, "ablate", unit="filter")
     try:
         result = ablate_layer(graph, layer, inputs, masks=masks, scoring=scoring, rank_by=args.rank_by,
                               progress=lambda done, total: bar.update(done))

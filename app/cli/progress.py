@@ -1,46 +1,30 @@
-"""A dependency-free progress bar for long headless jobs (stderr, one line, rate-limited)."""
+"""Command-line progress: a tqdm bar on stderr, driven by absolute positions (what our jobs report)."""
 from __future__ import annotations
 
 import sys
-import time
+
+from tqdm import tqdm
 
 
 class ProgressBar:
-    """Draws `label [#####.....] n/total  extra  ETA` at most every `interval` seconds."""
+    """`update(n, extra)` moves the bar to `n` of `total` and shows `extra` after it; `close()` ends it."""
 
-    def __init__(self, total: int, label: str = "", width: int = 30, interval: float = 0.2, stream=None):
-        self.total = max(int(total), 1)
-        self.label = label
-        self.width = width
-        self.interval = interval
-        self.stream = stream if stream is not None else sys.stderr
-        self.start = time.perf_counter()
-        self._last_draw = 0.0
-        self.n = 0
+    def __init__(self, total: int, label: str = "", initial: int = 0, stream=None, unit: str = "it"):
+        self._bar = tqdm(total=max(int(total), 1), desc=label, initial=initial, unit=unit,
+                         file=stream if stream is not None else sys.stderr, mininterval=0.2, dynamic_ncols=True)
 
-    def update(self, n: int, extra: str = "", force: bool = False) -> None:
-        self.n = n
-        now = time.perf_counter()
-        if not force and now - self._last_draw < self.interval and n < self.total:
-            return
-        self._last_draw = now
-        frac = min(n / self.total, 1.0)
-        filled = int(round(frac * self.width))
-        elapsed = now - self.start
-        eta = elapsed / n * (self.total - n) if n else float("nan")
-        eta_text = "--:--" if eta != eta else _clock(eta)
-        line = f"\r{self.label} [{'#' * filled}{'.' * (self.width - filled)}] {n}/{self.total} {extra} ETA {eta_text}"
-        self.stream.write(line)
-        self.stream.flush()
+    @property
+    def n(self) -> int:
+        return self._bar.n
+
+    def update(self, n: int, extra: str = "") -> None:
+        if extra:
+            self._bar.set_postfix_str(extra, refresh=False)
+        self._bar.update(n - self._bar.n)
+
+    def write(self, line: str) -> None:
+        """A line above the bar (the bar is redrawn below it)."""
+        self._bar.write(line, file=self._bar.fp)
 
     def close(self) -> None:
-        self.update(self.n, force=True)
-        self.stream.write(f"  ({_clock(time.perf_counter() - self.start)})\n")
-        self.stream.flush()
-
-
-def _clock(seconds: float) -> str:
-    seconds = int(seconds)
-    h, rem = divmod(seconds, 3600)
-    m, s = divmod(rem, 60)
-    return f"{h}:{m:02d}:{s:02d}" if h else f"{m:02d}:{s:02d}"
+        self._bar.close()

@@ -11,7 +11,7 @@ import time
 from cyclegan_workbench.app.cli.progress import ProgressBar
 from cyclegan_workbench.data.errors import UserError
 
-_STEPS = 1000  # progress-bar resolution of a stage's fraction
+_STEPS = 100  # a stage's progress bar counts percent
 
 
 def register(sub) -> None:
@@ -48,7 +48,7 @@ class _ConsoleListener:
         self._end_bar()
         self.stream.write(f"[{index}/{total}] {title}\n")
         self.stream.flush()
-        self.bar = ProgressBar(_STEPS, "  ", width=20, stream=self.stream) if self.tty else None
+        self.bar = ProgressBar(_STEPS, "  ", stream=self.stream, unit="%") if self.tty else None
         self._last_line = time.monotonic()
 
     def stage_progress(self, fraction: float, message: str) -> None:
@@ -68,8 +68,8 @@ class _ConsoleListener:
         self.stream.flush()
 
     def _end_bar(self) -> None:
-        if self.bar is not None and self._drawn:
-            self.stream.write("\n")
+        if self.bar is not None:
+            self.bar.close()
         self.bar, self._drawn = None, False
 
 

@@ -134,8 +134,7 @@ def run_train(args) -> int:
         try:
             for report in trainer.run():
                 if bar is None:
-                    bar = ProgressBar(report.total_steps, "train")
-                    bar.n = report.global_step - 1
+                    bar = ProgressBar(report.total_steps, "train", initial=report.global_step - 1, unit="step")
                 _show_progress(bar, report)
         except KeyboardInterrupt:  # a second Ctrl-C: leave at once, keeping the last saved state
             print(f"\naborted: the last saved state is kept; continue with --resume --out {args.out}", file=sys.stderr)
@@ -161,9 +160,9 @@ def _show_progress(bar: ProgressBar, report) -> None:
             parts.append(f"val Total {s.validation['Total']:.3f}")
         if s.accuracy is not None:
             parts.append(f"colourization accuracy {s.accuracy:.1%}")
-        sys.stderr.write("\n" + ", ".join(parts) + "\n")
+        bar.write(", ".join(parts))
         if s.warning:
-            sys.stderr.write(f"warning: {s.warning}\n")
+            bar.write(f"warning: {s.warning}")
 
 
 @contextlib.contextmanager
@@ -274,7 +273,7 @@ def run_translate(args) -> int:
         raise UserError(f"the translations would overwrite the input images in {out_dir}: choose another --out")
     claim_folder(out_dir, TRANSLATION_MARKER, "translations")
     remove_leftovers(out_dir)
-    bar = ProgressBar(len(files), "translate")
+    bar = ProgressBar(len(files), "translate", unit="image")
     with torch.no_grad():
         for i, path in enumerate(files, 1):
             image = read_image(path, net_cfg.input_nc)
