@@ -286,7 +286,7 @@ class LiveProbe:
 
 def _as_image(t: torch.Tensor) -> np.ndarray:
     """A (1, C, H, W) generator tensor in [-1, 1] as H x W (gray) or H x W x 3 uint8."""
-    from cyclegan_workbench.data.unaligned import to_image
+    from cyclegan_workbench.data.images import to_image
 
     return np.ascontiguousarray(to_image(t[0]))
 
@@ -419,8 +419,7 @@ class ExperimentWorker(Worker):
     def work(self):
         import copy
 
-        import cv2
-
+        from cyclegan_workbench.data.images import decode_image
         from cyclegan_workbench.visualization.experiments import (
             ExperimentCancelled,
             as_colourizer,
@@ -446,8 +445,7 @@ class ExperimentWorker(Worker):
                 return None
             self.signals.progressed.emit((1.0, f"drawing figure {i + 1} of {len(result.figures)}"))
             pngs[name] = figure_png(fig)
-            bgr = cv2.imdecode(np.frombuffer(pngs[name], np.uint8), cv2.IMREAD_COLOR)
-            images[name] = np.ascontiguousarray(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+            images[name] = np.ascontiguousarray(decode_image(pngs[name], 3))
         # The Figures are not kept: the PNGs say the same, and thousands of live artists per figure would
         # lengthen every full garbage collection while a results window stays open.
         return ExperimentOutcome(replace(result, figures={}), pngs, images, self.model, self.generator, inputs)

@@ -37,14 +37,9 @@ import numpy as np
 import torch
 
 from cyclegan_workbench.data.errors import UserError
+from cyclegan_workbench.data.images import read_image
 from cyclegan_workbench.data.scoring import shape_mask_from_gray
-from cyclegan_workbench.data.unaligned import (
-    detect_channels,
-    domain_folder,
-    list_images,
-    load_domain,
-    read_image,
-)
+from cyclegan_workbench.data.unaligned import detect_channels, domain_folder, list_images, load_domain
 
 RGB_FIGURE_DISTANCE = 40   # a figure pixel is this far (Euclidean RGB) from its image's background colour
 GRAY_FIGURE_DISTANCE = 20  # ... and in a gray image, this far from the border median

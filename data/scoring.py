@@ -15,6 +15,7 @@ import cv2
 import numpy as np
 
 from cyclegan_workbench.data.errors import UserError
+from cyclegan_workbench.data.images import read_image
 from cyclegan_workbench.data.shapes import (
     ShapeDatasetParams,
     dataset_root,
@@ -227,7 +228,7 @@ def score_directory(manifest_or_dataset: str | Path, translations_dir: str | Pat
         if path is None:
             missing.append(row["stem"])
             continue
-        outputs.append(_read_rgb(path))
+        outputs.append(read_image(path, 3))
         masks.append(_row_mask(row, params, root))
         classes.append(row["shape"])
         names.append(row["stem"])
@@ -251,21 +252,6 @@ def _index_translations(folder: Path, fake_suffix: str) -> dict[str, Path]:
     return found
 
 
-def _read(path: Path, flags: int) -> np.ndarray:
-    # Decode from bytes rather than cv2.imread, which fails on non-ASCII paths on Windows.
-    try:
-        img = cv2.imdecode(np.fromfile(str(path), np.uint8), flags)
-    except (OSError, cv2.error):
-        img = None
-    if img is None:
-        raise UserError(f"cannot read image {path}")
-    return img
-
-
-def _read_rgb(path: Path) -> np.ndarray:
-    return cv2.cvtColor(_read(path, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
-
-
 def geometry_mask(row: dict, params: ShapeDatasetParams, size: int | None = None) -> np.ndarray:
     """Interior of a manifest row's figures, redrawn from its geometry; at `size` pixels when given.
 
@@ -283,7 +269,7 @@ def geometry_mask(row: dict, params: ShapeDatasetParams, size: int | None = None
 def _row_mask(row: dict, params: ShapeDatasetParams, root: Path) -> np.ndarray:
     if row.get("shapes"):
         return geometry_mask(row, params)
-    gray = _read(root / row["file"], cv2.IMREAD_GRAYSCALE)
+    gray = read_image(root / row["file"], 1)
     return shape_mask_from_gray(gray, row.get("gray_level", params.gray_level))
 
 

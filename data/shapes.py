@@ -25,6 +25,7 @@ import numpy as np
 
 from cyclegan_workbench.data.errors import UserError
 from cyclegan_workbench.data.files import read_json, remove_leftovers, temporary_folder
+from cyclegan_workbench.data.images import encode_image
 
 SHAPES = ("circle", "triangle", "square", "rectangle", "ellipse", "pentagon", "hexagon", "star", "cross")
 DEFAULT_COLORS: dict[str, tuple[int, int, int]] = {
@@ -53,7 +54,6 @@ _ONE = 1 << _SHIFT
 # Anti-aliased edges spill about a pixel beyond the geometric outline; keep them off the border.
 _MARGIN = 1.0
 _MIN_SHAPE_PX = 4.0
-_PNG = [cv2.IMWRITE_PNG_COMPRESSION, 1]
 _STREAMS = ("geometry", "placement", "background", "noise_rgb", "noise_gray")
 
 
@@ -753,7 +753,7 @@ def _write_images(params: ShapeDatasetParams, root: Path, progress: ProgressCall
                     path = root / f"{split}{domain}" / f"{stem}{params.suffix}"
                     # Encode + write rather than cv2.imwrite, which fails on non-ASCII paths on Windows.
                     try:
-                        path.write_bytes(encode_image(img, params))
+                        path.write_bytes(encode_scene_image(img, params))
                     except OSError as exc:
                         raise UserError(f"could not write {path}: {exc.strerror or exc}") from None
                     rows.append(_row(params, scene, split, domain, stem, colors[shape]))
@@ -763,12 +763,9 @@ def _write_images(params: ShapeDatasetParams, root: Path, progress: ProgressCall
     return rows
 
 
-def encode_image(img: np.ndarray, params: ShapeDatasetParams) -> bytes:
+def encode_scene_image(img: np.ndarray, params: ShapeDatasetParams) -> bytes:
     """A scene image (RGB or gray uint8) as the file bytes generate_dataset writes: PNG or JPEG."""
-    data = cv2.cvtColor(img, cv2.COLOR_RGB2BGR) if img.ndim == 3 else img
-    if params.image_format == "jpeg":
-        return cv2.imencode(".jpg", data, [cv2.IMWRITE_JPEG_QUALITY, int(params.jpeg_quality)])[1].tobytes()
-    return cv2.imencode(".png", data, _PNG)[1].tobytes()
+    return encode_image(img, params.image_format, params.jpeg_quality)
 
 
 def _row(params: ShapeDatasetParams, scene: Scene, split: str, domain: str, stem: str, color) -> dict:
@@ -837,5 +834,5 @@ def dataset_root(path_or_dataset: str | Path) -> Path:
 __all__ = [
     "SHAPES", "DEFAULT_COLORS", "PRESETS", "TRIANGLE_KINDS", "IMAGE_FORMATS", "Background", "parse_background",
     "ShapeDatasetParams", "ShapeGeometry", "Scene", "render_coverage", "render_scene", "generate_dataset",
-    "GenerationCancelled", "encode_image", "load_manifest", "dataset_root",
+    "GenerationCancelled", "encode_scene_image", "load_manifest", "dataset_root",
 ]

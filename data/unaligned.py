@@ -11,15 +11,14 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import cv2
 import numpy as np
 import torch
 
 from cyclegan_workbench.data.errors import UserError
+from cyclegan_workbench.data.images import IMAGE_EXTENSIONS, read_image, resize
 
 log = logging.getLogger(__name__)
 
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".ppm")
 
 
 def list_images(folder: Path) -> list[Path]:
@@ -49,28 +48,6 @@ def domain_folder(dataroot: str | Path, split: str, domain: str) -> Path:
     raise UserError(f"dataset {root} has no {split}{domain}/ (or {domain}/) folder")
 
 
-def read_image(path: Path, channels: int | None = None) -> np.ndarray:
-    """Decode an image file as HxW (gray) or HxWx3 (RGB) uint8; UserError naming the file if it cannot."""
-    flags = cv2.IMREAD_UNCHANGED if channels is None else (
-        cv2.IMREAD_GRAYSCALE if channels == 1 else cv2.IMREAD_COLOR)
-    try:
-        data = np.fromfile(str(path), dtype=np.uint8)
-    except OSError as exc:
-        raise UserError(f"cannot read {path}: {exc.strerror or exc}") from exc
-    image = cv2.imdecode(data, flags) if data.size else None
-    if image is None:
-        raise UserError(f"{path} is not a readable image (corrupt or not an image file)")
-    if image.dtype != np.uint8:  # 16-bit PNG/TIFF: keep the 8 most significant bits
-        image = (image / (np.iinfo(image.dtype).max / 255.0)).round().astype(np.uint8)
-    if image.ndim == 3 and image.shape[2] == 4:
-        image = cv2.cvtColor(image, cv2.COLOR_BGRA2BGR)
-    if image.ndim == 3 and image.shape[2] == 1:
-        image = image[:, :, 0]
-    if image.ndim == 3:
-        image = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
-    return image
-
-
 def detect_channels(folder: Path) -> int:
     """1 when the domain's images are gray (single-channel files, or colour files whose channels are all
     equal), 3 when any is in colour; UserError when single-channel and colour files are mixed, since
@@ -93,19 +70,6 @@ def detect_channels(folder: Path) -> int:
                         f"image(s) (e.g. {colour[0]}): a domain holds one kind; convert them, or choose the "
                         "channel count (--input-nc / --output-nc) to convert them all")
     return 3 if colour else 1
-
-
-def to_tensor(image: np.ndarray) -> torch.Tensor:
-    """uint8 HxW or HxWx3 -> float CxHxW in [-1, 1]."""
-    t = torch.from_numpy(np.ascontiguousarray(image))
-    t = t.unsqueeze(0) if t.ndim == 2 else t.permute(2, 0, 1)
-    return t.float().div_(127.5).sub_(1.0)
-
-
-def to_image(tensor: torch.Tensor) -> np.ndarray:
-    """float CxHxW in [-1, 1] -> uint8 HxW (1 channel) or HxWx3."""
-    t = tensor.detach().float().cpu().clamp(-1, 1).add(1).mul(127.5).round().to(torch.uint8)
-    return t[0].numpy() if t.shape[0] == 1 else t.permute(1, 2, 0).contiguous().numpy()
 
 
 @dataclass
@@ -137,10 +101,7 @@ def load_domain(folder: Path, channels: int, load_size: int, min_size: int = 0) 
         if min_size and min(image.shape[:2]) < min_size:
             raise UserError(f"{path} is {image.shape[1]}x{image.shape[0]} pixels, smaller than the "
                             f"{min_size}-pixel training size; use a smaller --size or larger images")
-        if image.shape[0] != load_size or image.shape[1] != load_size:
-            # Area averaging keeps thin shapes and their colour when shrinking; cubic when growing.
-            interp = cv2.INTER_AREA if image.shape[0] > load_size else cv2.INTER_CUBIC
-            image = cv2.resize(image, (load_size, load_size), interpolation=interp)
+        image = resize(image, load_size)
         arrays.append(image if image.ndim == 3 else image[:, :, None])
         kept.append(path)
     for message in skipped:

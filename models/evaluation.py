@@ -7,7 +7,8 @@ import torch
 import torch.nn.functional as F
 
 from cyclegan_workbench.data.errors import UserError
-from cyclegan_workbench.data.unaligned import domain_folder, load_domain, to_image
+from cyclegan_workbench.data.images import to_image
+from cyclegan_workbench.data.unaligned import domain_folder, load_domain
 
 TABLE_COLUMNS = ("D_A", "D_B", "G_A", "G_B", "Cycle_A", "Cycle_B", "Total")
 

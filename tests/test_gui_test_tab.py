@@ -196,7 +196,7 @@ def test_inputs_from_a_file_a_drop_and_the_sketch_canvas(qtbot, test_tab, toy_da
     assert drag_accepted(mime) and not drag_accepted(text)
     tab.dropEvent(QDropEvent(QPointF(10, 10), Qt.CopyAction, mime, Qt.LeftButton, Qt.NoModifier))
     qtbot.waitUntil(lambda: tab.panels["input"].toolTip().endswith("triangle_0001.png"), timeout=2000)
-    from cyclegan_workbench.data.unaligned import read_image
+    from cyclegan_workbench.data.images import read_image
 
     np.testing.assert_array_equal(tab.model.inputs["G_B"], read_image(path, 1))
 

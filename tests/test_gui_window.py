@@ -171,7 +171,7 @@ def test_export_writes_the_visible_panels_to_png(qtbot, window, tmp_path):
     path = tmp_path / "dataset.png"
     window.tabs.setCurrentWidget(window.dataset_tab)
     window.export_tab(window.dataset_tab, str(path))
-    from cyclegan_workbench.data.unaligned import read_image
+    from cyclegan_workbench.data.images import read_image
 
     image = read_image(path)
     assert image.shape[0] > 100 and image.shape[1] > 100 and image.std() > 0

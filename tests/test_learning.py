@@ -4,8 +4,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from cyclegan_workbench.data.images import to_image
 from cyclegan_workbench.data.shapes import ShapeDatasetParams, generate_dataset
-from cyclegan_workbench.data.unaligned import load_domain, to_image
+from cyclegan_workbench.data.unaligned import load_domain
 from cyclegan_workbench.models.evaluation import evaluate_losses
 from cyclegan_workbench.models.training import Trainer
 from tests.conftest import tiny_config

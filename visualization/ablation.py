@@ -104,8 +104,8 @@ class ScoringSet:
     names: list[str] = field(default_factory=list)
 
     def accuracy(self, outputs: torch.Tensor) -> float:
+        from cyclegan_workbench.data.images import to_image
         from cyclegan_workbench.data.scoring import score_images
-        from cyclegan_workbench.data.unaligned import to_image
 
         images = [to_image(o) for o in outputs]
         return score_images([None] * len(images), images, self.classes, self.class_colors, masks=self.masks,
@@ -146,9 +146,9 @@ class ScoringSet:
 
     @classmethod
     def _build(cls, data: dict, found: list, size: int) -> ScoringSet:
+        from cyclegan_workbench.data.images import read_image, to_tensor
         from cyclegan_workbench.data.scoring import shape_mask_from_gray
         from cyclegan_workbench.data.shapes import ShapeDatasetParams, render_coverage
-        from cyclegan_workbench.data.unaligned import read_image, to_tensor
 
         params = ShapeDatasetParams.from_dict(data["params"])
         images, masks, classes, names = [], [], [], []

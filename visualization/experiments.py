@@ -58,6 +58,7 @@ from matplotlib.figure import Figure
 from torch import nn
 
 from cyclegan_workbench.data.errors import UserError
+from cyclegan_workbench.data.images import to_image, to_tensor
 from cyclegan_workbench.data.scoring import score_images
 from cyclegan_workbench.data.shapes import (
     SHAPES,
@@ -66,7 +67,6 @@ from cyclegan_workbench.data.shapes import (
     render_coverage,
     render_scene,
 )
-from cyclegan_workbench.data.unaligned import to_image, to_tensor
 from cyclegan_workbench.visualization.ablation import ScoringSet, ablate_layer
 from cyclegan_workbench.visualization.masks import MaskSet
 from cyclegan_workbench.visualization.measurements import (

@@ -74,7 +74,7 @@ class Probe:
     # --- input -----------------------------------------------------------------------------------
     def set_input(self, x) -> None:
         if isinstance(x, np.ndarray):
-            from cyclegan_workbench.data.unaligned import to_tensor
+            from cyclegan_workbench.data.images import to_tensor
 
             if x.dtype != np.uint8:
                 raise UserError(f"an image array must be uint8, got {x.dtype}")

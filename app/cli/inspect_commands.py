@@ -86,7 +86,8 @@ def run_ablate(args) -> int:
     import cv2
     import torch
 
-    from cyclegan_workbench.data.unaligned import list_images, read_image, to_tensor
+    from cyclegan_workbench.data.images import read_image, to_tensor
+    from cyclegan_workbench.data.unaligned import list_images
     from cyclegan_workbench.models.runtime import tune_allocator
     from cyclegan_workbench.visualization.ablation import ScoringSet, ablate_layer
     from cyclegan_workbench.visualization.masks import MaskSet

@@ -231,21 +231,11 @@ def run_evaluate(args) -> int:
 
 
 def run_translate(args) -> int:
-    import cv2
     import torch
 
-    from cyclegan_workbench.data.files import (
-        atomic_write_bytes,
-        claim_folder,
-        remove_leftovers,
-        resolved,
-    )
-    from cyclegan_workbench.data.unaligned import (
-        list_images,
-        read_image,
-        to_image,
-        to_tensor,
-    )
+    from cyclegan_workbench.data.files import claim_folder, remove_leftovers, resolved
+    from cyclegan_workbench.data.images import read_image, resize, to_image, to_tensor, write_image
+    from cyclegan_workbench.data.unaligned import list_images
     from cyclegan_workbench.models import checkpoints
     from cyclegan_workbench.models.config import check_input_size
 
@@ -276,14 +266,8 @@ def run_translate(args) -> int:
     bar = ProgressBar(len(files), "translate", unit="image")
     with torch.no_grad():
         for i, path in enumerate(files, 1):
-            image = read_image(path, net_cfg.input_nc)
-            image = cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA)
-            out = to_image(forward(to_tensor(image).unsqueeze(0))[0])
-            if out.ndim == 3:
-                out = cv2.cvtColor(out, cv2.COLOR_RGB2BGR)
-            target = targets[i - 1]
-            ok, encoded = cv2.imencode(".png", out)
-            atomic_write_bytes(target, encoded.tobytes())
+            image = resize(read_image(path, net_cfg.input_nc), size)
+            write_image(targets[i - 1], to_image(forward(to_tensor(image).unsqueeze(0))[0]))
             bar.update(i)
     bar.close()
     print(f"{len(files)} translation(s) written to {out_dir}")

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import cv2
 import numpy as np
 from PyQt5.QtCore import Qt, QTimer, pyqtSignal
 from PyQt5.QtWidgets import (
@@ -33,6 +32,7 @@ from cyclegan_workbench.app.widgets.forms import (
 from cyclegan_workbench.app.widgets.image_viewer import ImagePanel
 from cyclegan_workbench.app.workers import DatasetWorker
 from cyclegan_workbench.data.errors import UserError
+from cyclegan_workbench.data.images import decode_image
 from cyclegan_workbench.data.shapes import (
     DEFAULT_COLORS,
     IMAGE_FORMATS,
@@ -40,7 +40,7 @@ from cyclegan_workbench.data.shapes import (
     SHAPES,
     TRIANGLE_KINDS,
     ShapeDatasetParams,
-    encode_image,
+    encode_scene_image,
     render_scene,
 )
 
@@ -53,10 +53,7 @@ def _as_written(image: np.ndarray, params: ShapeDatasetParams) -> np.ndarray:
     """The image as its file decodes: JPEG artefacts shown, PNG unchanged."""
     if params.image_format == "png":
         return image
-    data = np.frombuffer(encode_image(image, params), np.uint8)
-    if image.ndim == 2:
-        return cv2.imdecode(data, cv2.IMREAD_GRAYSCALE)
-    return cv2.cvtColor(cv2.imdecode(data, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+    return decode_image(encode_scene_image(image, params), 1 if image.ndim == 2 else 3)
 
 
 def preview_mosaic(params: ShapeDatasetParams, scenes: int = PREVIEW_SCENES) -> np.ndarray:

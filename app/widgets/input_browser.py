@@ -24,7 +24,7 @@ from cyclegan_workbench.app.dialogs import show_warning
 from cyclegan_workbench.app.widgets.image_viewer import array_to_pixmap
 from cyclegan_workbench.app.widgets.sketch_canvas import SketchPanel
 from cyclegan_workbench.data.errors import UserError
-from cyclegan_workbench.data.unaligned import IMAGE_EXTENSIONS, read_image
+from cyclegan_workbench.data.images import IMAGE_EXTENSIONS, read_image
 
 THUMB = 56
 MAX_THUMBNAILS = 240
