@@ -97,6 +97,10 @@ class MainWindow(QMainWindow):
         self._action(file_menu, "&Open run…", self._on_open_run, QKeySequence.Open, "Open a run folder in the Test tab")
         self._action(file_menu, "Open &checkpoint (.pth)…", self._on_open_checkpoint, "Ctrl+Shift+O",
                      "Open one generator's weights (ours or the reference implementation's)")
+        self.default_model_action = self._action(
+            file_menu, "Open de&fault model", self.open_default_model, None,
+            "The bundled model trained on the default toy dataset, in the Test tab")
+        self.default_model_action.setEnabled(locations.has_default_model())
         self.recent_menu = file_menu.addMenu("Open &recent")
         file_menu.addSeparator()
         self._action(file_menu, "&Save mask set…", self.test_tab.save_masks_dialog, QKeySequence.Save)
@@ -144,10 +148,9 @@ class MainWindow(QMainWindow):
     def _restore_settings(self) -> None:
         s = self.settings
         geometry = s.value("window/geometry")
-        if geometry is not None:
-            self.restoreGeometry(geometry)
-        else:
+        if geometry is None or not self.restoreGeometry(geometry):
             self.resize(1280, 800)
+        self.fit_to_screen()
         self.tabs.setCurrentIndex(int(s.value("window/tab", 0)))
         dataset = s.value("folders/dataset", "")
         if dataset and Path(dataset).is_dir():
@@ -157,6 +160,24 @@ class MainWindow(QMainWindow):
                                          notify=False)
         for edit in (self.train_tab.dataset, self.train_tab.run_dir, self.dataset_tab.output):
             edit.start_dir = s.value("folders/last", "")
+
+    def fit_to_screen(self) -> None:
+        """At most the screen's available area (a geometry saved on a larger screen, or the 1280x800 default on
+        a small one), and wholly on it."""
+        screen = self.screen() if hasattr(self, "screen") else None
+        if screen is None:
+            return
+        area = screen.availableGeometry()
+        frame_w = self.frameGeometry().width() - self.geometry().width()
+        frame_h = self.frameGeometry().height() - self.geometry().height()
+        width = max(min(self.width(), area.width() - frame_w), self.minimumSizeHint().width())
+        height = max(min(self.height(), area.height() - frame_h), self.minimumSizeHint().height())
+        if (width, height) != (self.width(), self.height()):
+            self.resize(width, height)
+        x = min(max(self.x(), area.left()), max(area.left(), area.right() - width - frame_w))
+        y = min(max(self.y(), area.top()), max(area.top(), area.bottom() - height - frame_h))
+        if (x, y) != (self.x(), self.y()):
+            self.move(x, y)
 
     def _save_settings(self) -> None:
         s = self.settings
@@ -194,6 +215,9 @@ class MainWindow(QMainWindow):
 
     def _rebuild_recent_menu(self) -> None:
         self.recent_menu.clear()
+        if locations.has_default_model():  # always at hand, whatever was opened since
+            self.recent_menu.addAction("Default model (bundled)", self.open_default_model)
+            self.recent_menu.addSeparator()
         items = self.recent_items()
         for kind, path in items:
             action = self.recent_menu.addAction(f"{RECENT_KINDS[kind]}: {path}")
@@ -241,6 +265,10 @@ class MainWindow(QMainWindow):
                                               "PyTorch weights (*.pth *.pt);;All files (*)")
         if path:
             self.open_run(path)
+
+    def open_default_model(self) -> None:
+        self.tabs.setCurrentWidget(self.test_tab)
+        self.test_tab.open_default()
 
     def open_run(self, path: str) -> None:
         """Open a run folder or a .pth in the Test tab."""

@@ -197,6 +197,34 @@ def load_training_state(run_dir: Path) -> dict:
     return state
 
 
+REFERENCE_OPTIONS = "train_opt.txt"  # what the reference implementation writes beside its checkpoints
+
+
+def reference_options(folder: Path) -> dict[str, str]:
+    """The `name: value` lines of a reference run's train_opt.txt ({} when there is none or it is unreadable)."""
+    path = Path(folder) / REFERENCE_OPTIONS
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return {}
+    options = {}
+    for line in text.splitlines():
+        name, sep, value = line.partition(":")
+        if sep and name.strip() and " " not in name.strip():
+            options[name.strip()] = value.split("[default:")[0].strip()
+    return options
+
+
+def trained_size(folder: Path, cfg: NetworkConfig) -> int:
+    """The image size a generator without our config.json was trained at: the reference's train_opt.txt
+    (crop_size) when present, else what the architecture was made for (unet_128 has 7 downsamplings,
+    unet_256 has 8; ResNets, 256 px in the reference's examples)."""
+    crop = reference_options(folder).get("crop_size", "")
+    if crop.isdigit() and int(crop) >= 8:
+        return int(crop)
+    return 2 ** cfg.num_downs if cfg.generator == "unet" else 256
+
+
 def load_generator(source: str | Path, which: str = "G_A", device="cpu") -> tuple[nn.Module, NetworkConfig]:
     """A generator, ready for inference, from a run directory or a single .pth (ours or the reference's).
 

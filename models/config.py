@@ -141,7 +141,9 @@ PRESETS: dict[str, dict] = {
     "toy": {
         "network": {"generator": "unet", "num_downs": 5, "ngf": 16, "ndf": 16},
         "training": {"load_size": 64, "crop_size": 64, "n_epochs": 60, "n_epochs_decay": 40,
-                     "batch_size": 4, "lr": 4e-4, "cycle_noise": 0.5, "cycle_margin": 0.05},
+                     "batch_size": 4, "lr": 4e-4, "cycle_noise": 0.5, "cycle_margin": 0.05,
+                     # Off, as it is anyway on toy data: a gray and a colour domain cannot be each other's input.
+                     "lambda_identity": 0.0},
     },
 }
 DEFAULT_PRESET = "toy"

@@ -7,6 +7,7 @@ import threading
 from pathlib import Path
 
 import numpy as np
+import pytest
 from PyQt5.QtCore import Qt
 
 from cyclegan_workbench.models import checkpoints
@@ -45,9 +46,23 @@ def test_the_default_model_opens_or_the_test_tab_says_how_to_open_one(window):
         assert "Open run" in window.test_tab.placeholder.text()
 
 
-def test_tab_geometry_and_folders_are_remembered(qtbot, settings, workbench_home, toy_dataset):
+def fake_screen(monkeypatch, width: int, height: int) -> None:
+    """Windows believe they are on a screen of this available size (offscreen's own is 800x600)."""
+    from PyQt5.QtCore import QRect
+
     from cyclegan_workbench.app.main_window import MainWindow
 
+    class Screen:
+        def availableGeometry(self):
+            return QRect(0, 0, width, height)
+
+    monkeypatch.setattr(MainWindow, "screen", lambda self: Screen())
+
+
+def test_tab_geometry_and_folders_are_remembered(qtbot, settings, workbench_home, toy_dataset, monkeypatch):
+    from cyclegan_workbench.app.main_window import MainWindow
+
+    fake_screen(monkeypatch, 1920, 1080)
     first = MainWindow(settings)
     qtbot.addWidget(first)
     first.show()
@@ -297,3 +312,26 @@ def test_help_menu_shows_the_shortcuts_and_about(qtbot, window):
     about = [b for b in window.findChildren(QMessageBox) if b.isVisible()]
     assert about and "CycleGAN Workbench" in about[0].text()
     about[0].close()
+
+
+@pytest.mark.parametrize("saved", [True, False])
+def test_the_window_fits_the_screen_it_opens_on(qtbot, settings, workbench_home, monkeypatch, saved):
+    """A geometry saved on a large monitor, or the 1280x800 default, is brought within a 1024x700 laptop
+    screen, where the layout still fits; on a large screen the saved geometry is kept."""
+    from cyclegan_workbench.app.main_window import MainWindow
+
+    if saved:
+        fake_screen(monkeypatch, 1920, 1080)
+        big = MainWindow(settings)
+        qtbot.addWidget(big)
+        big.resize(1800, 1000)
+        big.close()  # saves the geometry
+        again = MainWindow(settings)
+        qtbot.addWidget(again)
+        assert (again.width(), again.height()) == (1800, 1000)
+    fake_screen(monkeypatch, 1024, 700)
+    window = MainWindow(settings)
+    qtbot.addWidget(window)
+    assert window.width() <= 1024 and window.height() <= 700
+    assert window.minimumSizeHint().width() <= window.width()
+    assert window.minimumSizeHint().height() <= window.height()

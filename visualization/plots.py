@@ -111,6 +111,20 @@ class LossFigure:
                 ax.set_ylim(0.01 if title == "Generators" else 0, 1)
             # Cycle losses (lambda 10 x L1) and adversarial losses differ by an order of magnitude.
             self.axes[0].set_yscale("log")
+            self._identity_shown = True
+
+    def _show_identity(self, on: bool) -> None:
+        """Identity losses are listed only when identity is on (it is off between gray and colour domains)."""
+        if on == self._identity_shown:
+            return
+        self._identity_shown = on
+        for name in ("idt_A", "idt_B"):
+            self.lines[name].set_visible(on)
+            self.val_lines[name].set_visible(on)
+        ax = self.axes[0]
+        shown = [line for line in ax.get_lines() if line.get_visible() and not line.get_label().startswith("_")]
+        with sns.axes_style("darkgrid"), sns.plotting_context("notebook", font_scale=0.75):
+            ax.legend(handles=shown, loc="upper right", fontsize="small", ncol=2 if len(shown) > 3 else 1)
 
     def render(self, history: LossHistory, width: int, height: int) -> np.ndarray:
         steps, values, val_steps, val_values = history.arrays()
@@ -124,6 +138,7 @@ class LossFigure:
             for name, line in self.lines.items():
                 line.set_data(*binned(steps, values[name]))
                 self.val_lines[name].set_data(val_steps, val_values[name])
+            self._show_identity(bool(np.any(values["idt_A"])) or bool(np.any(values["idt_B"])))
             if len(steps):
                 for ax in self.axes:
                     ax.relim()

@@ -25,6 +25,7 @@ from cyclegan_workbench.app.dialogs import show_error, show_warning
 from cyclegan_workbench.app.widgets.forms import (
     ColorButton,
     PathEdit,
+    PresetBox,
     RangeSpin,
     spin_box,
     vertical_scroll,
@@ -110,7 +111,9 @@ class DatasetTab(QWidget):
         self.message.setWordWrap(True)
         self.message.setStyleSheet("color: #b00020;")
         self.output = PathEdit("Dataset folder")
-        self.overwrite = QCheckBox("Replace an existing dataset there")
+        self.overwrite = QCheckBox("Replace the dataset there")
+        self.overwrite.setToolTip("Replace a dataset this program generated in that folder (only one holding "
+                                  "nothing but its generated files; anything else is refused)")
         self.progress = QProgressBar()
         self.progress.setFormat("%v / %m files")
         self.progress.setValue(0)
@@ -154,8 +157,7 @@ class DatasetTab(QWidget):
     def _preset_box(self) -> QGroupBox:
         box = QGroupBox("Preset")
         row = QHBoxLayout(box)
-        self.preset = QComboBox()
-        self.preset.addItems(list(PRESETS))
+        self.preset = PresetBox(PRESETS)
         self.preset.setToolTip("Load a preset's parameters (later edits override them)")
         self.preset.activated.connect(lambda _: self.set_params(PRESETS[self.preset.currentText()]()))
         row.addWidget(self.preset, 1)
@@ -190,7 +192,9 @@ class DatasetTab(QWidget):
         self.background.setToolTip("A gray level 0-255, a colour R,G,B, or random|sweep|gradient|texture "
                                    "with an optional range, e.g. random:0-255")
         self.background.textChanged.connect(self._on_changed)
-        self.noise = self._spin(0, 255, decimals=1, step=1.0, tip="Gaussian noise sigma on the 0-255 scale")
+        self.noise = self._spin(0, 255, decimals=1, step=1.0, tip="Std of the Gaussian noise added to every "
+                                "pixel, in gray levels of the 0-255 scale")
+        self.noise.setSuffix(" levels")
         self.noise_A, self.noise_B = QCheckBox("A"), QCheckBox("B")
         noise_row = QHBoxLayout()
         for cb in (self.noise_A, self.noise_B):
@@ -204,7 +208,7 @@ class DatasetTab(QWidget):
         self.antialias.toggled.connect(self._on_changed)
         f.addRow("Gray level", self.gray_level)
         f.addRow("Background", self.background)
-        f.addRow("Noise sigma", self.noise)
+        f.addRow("Noise σ (0-255)", self.noise)
         f.addRow("Noise in domains", noise_row)
         f.addRow("RGB domain", self.rgb_domain)
         f.addRow("", self.antialias)
@@ -313,6 +317,8 @@ class DatasetTab(QWidget):
     # --- slots -----------------------------------------------------------------------------------
     def _on_changed(self, *_) -> None:
         self.jpeg_quality.setEnabled(self.image_format.currentText() == "jpeg")
+        if not self._loading:
+            self.preset.set_edited(self.params().to_dict() != PRESETS[self.preset.currentText()]().to_dict())
         if not self._loading:
             self._preview_timer.start()
 

@@ -18,7 +18,6 @@ from cyclegan_workbench.data.errors import UserError
 from cyclegan_workbench.models import checkpoints
 
 GENERATORS = {"G_A": ("A", "B"), "G_B": ("B", "A")}  # input domain, output domain
-DEFAULT_PTH_SIZE = 256
 
 
 @dataclass
@@ -65,30 +64,51 @@ class InspectedModel:
         self.inputs: dict[str, np.ndarray] = {}
 
     @classmethod
-    def open(cls, source: str | Path) -> InspectedModel:
+    def open(cls, source: str | Path, size: int | None = None) -> InspectedModel:
+        """A run folder (ours or the reference's) or a generator .pth; `size` overrides the trained size."""
         source = Path(source)
+        if source.is_dir() and not (source / checkpoints.CONFIG_FILE).is_file():
+            pths = [source / f"latest_net_{k}.pth" for k in GENERATORS if (source / f"latest_net_{k}.pth").is_file()]
+            if not pths:
+                raise UserError(f"{source} is neither a run folder (no {checkpoints.CONFIG_FILE}) nor a reference "
+                                "run folder (no latest_net_G_A.pth / latest_net_G_B.pth)")
+            return cls._open_pth(pths[0], size, label=source.name)
         if source.is_dir():
             cfg = checkpoints.load_config(source)
             nets = {k: checkpoints.load_generator(source, k)[0] for k in GENERATORS
                     if (source / f"latest_net_{k}.pth").is_file()}
             if not nets:
                 raise UserError(f"{source} holds no generator weights (latest_net_G_A.pth / latest_net_G_B.pth)")
-            n = cfg.network
-            arch = f"U-Net, {n.num_downs} downsamplings" if n.generator == "unet" else f"ResNet, {n.n_blocks} blocks"
-            return cls(source, nets, cfg.training.crop_size, cfg.dataroot,
-                       f"{source.name}: {arch}, ngf {n.ngf}, {cfg.training.crop_size} px")
+            size = _checked_size(cfg.network, size or cfg.training.crop_size)
+            return cls(source, nets, size, cfg.dataroot, f"{source.name}: {_architecture(cfg.network)}, {size} px")
         if not source.is_file():
             raise UserError(f"no run folder or checkpoint at {source}")
+        return cls._open_pth(source, size, label=source.name)
+
+    @classmethod
+    def _open_pth(cls, source: Path, size: int | None, label: str) -> InspectedModel:
+        """A generator .pth and its sibling (G_A <-> G_B) if present, at the size it was trained at."""
         which = "G_B" if "G_B" in source.name else "G_A"
-        nets = {which: checkpoints.load_generator(source)[0]}
+        net, net_cfg = checkpoints.load_generator(source)
+        nets = {which: net}
         sibling = _sibling_pth(source, which)
         if sibling != source and sibling.is_file():
             nets[next(k for k in GENERATORS if k != which)] = checkpoints.load_generator(sibling)[0]
-        size, dataroot = DEFAULT_PTH_SIZE, ""
+        dataroot = ""
         if (source.parent / checkpoints.CONFIG_FILE).is_file():
             cfg = checkpoints.load_config(source.parent)
-            size, dataroot = cfg.training.crop_size, cfg.dataroot
-        return cls(source, nets, size, dataroot, f"{source.name}: {size} px")
+            trained, dataroot = cfg.training.crop_size, cfg.dataroot
+        else:
+            trained = checkpoints.trained_size(source.parent, net_cfg)
+        size = _checked_size(net_cfg, size or trained)
+        return cls(source, nets, size, dataroot, f"{label}: {_architecture(net_cfg)}, {size} px")
+
+    @property
+    def size_step(self) -> int:
+        """Input sizes must be multiples of this (a U-Net halves the image once per downsampling)."""
+        net = next(iter(self.nets.values()))
+        cfg = checkpoints.network_config_from_weights(net.state_dict())
+        return 2 ** cfg.num_downs if cfg.generator == "unet" else 4
 
     # --- per generator ---------------------------------------------------------------------------
     def other(self, which: str) -> str | None:
@@ -174,6 +194,18 @@ class InspectedModel:
             elif float(lo[c]) != 1.0:
                 out[c] = float(lo[c])
         return out
+
+
+def _architecture(n) -> str:
+    arch = f"U-Net, {n.num_downs} downsamplings" if n.generator == "unet" else f"ResNet, {n.n_blocks} blocks"
+    return f"{arch}, ngf {n.ngf}"
+
+
+def _checked_size(n, size: int) -> int:
+    from cyclegan_workbench.models.config import check_input_size
+
+    check_input_size(n, size)
+    return size
 
 
 def _tile_scale(width: int) -> int:

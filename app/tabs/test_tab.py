@@ -19,6 +19,7 @@ from PyQt5.QtWidgets import (
     QLabel,
     QProgressBar,
     QPushButton,
+    QSizePolicy,
     QSpinBox,
     QSplitter,
     QStackedWidget,
@@ -85,8 +86,21 @@ class TestTab(QWidget):
         self.generator.setToolTip("Which generator to look inside; each keeps its own masks")
         self.generator.currentIndexChanged.connect(self._on_generator_changed)
         self.model_label = QLabel("No model")
+        # A long description is elided by the window width, not allowed to widen the window (full text in
+        # the tooltip).
+        self.model_label.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)
+        self.size_box = QSpinBox()
+        self.size_box.setRange(8, 4096)
+        self.size_box.setSuffix(" px")
+        self.size_box.setKeyboardTracking(False)  # reparse once the user has typed the whole number
+        self.size_box.setToolTip("Input size the generators are parsed at: the size they were trained at, "
+                                 "read from the run (or the reference's train_opt.txt, or the architecture). "
+                                 "Change it to see a generator on larger or smaller images; a U-Net needs a "
+                                 "multiple of 2 to the power of its downsamplings.")
+        self.size_box.valueChanged.connect(self._on_size_changed)
         top = QHBoxLayout()
-        for w in (self.open_run_button, self.open_pth_button, QLabel("Generator"), self.generator):
+        for w in (self.open_run_button, self.open_pth_button, QLabel("Generator"), self.generator,
+                  QLabel("Size"), self.size_box):
             top.addWidget(w)
         top.addWidget(self.model_label, 1)
 
@@ -141,7 +155,7 @@ class TestTab(QWidget):
         for w in (self.colormap, self.normalize):
             w.currentIndexChanged.connect(self._schedule_refresh)
         self.sort.toggled.connect(self._schedule_refresh)
-        for combo, chars in ((self.mode, 10), (self.colormap, 5), (self.normalize, 5)):
+        for combo, chars in ((self.colormap, 5), (self.normalize, 5)):
             combo.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
             combo.setMinimumContentsLength(chars)
         self.grid = ResponseGrid()
@@ -164,11 +178,14 @@ class TestTab(QWidget):
         self.apply_map.clicked.connect(self._on_apply_map)
         self.apply_layer.clicked.connect(self._on_apply_layer)
 
+        # The mode box gets a row of its own, so its longest text is never cut on a narrow screen.
+        mode_row = QHBoxLayout()
+        mode_row.addWidget(self.mode, 1)
         view_row = QHBoxLayout()
-        view_row.addWidget(self.mode, 1)
         view_row.addWidget(self.colormap)
         view_row.addWidget(self.normalize)
         view_row.addWidget(self.sort)
+        view_row.addStretch(1)
         gain_row = QHBoxLayout()
         gain_row.addWidget(QLabel("Gain"))
         gain_row.addWidget(self.gain)
@@ -181,6 +198,7 @@ class TestTab(QWidget):
         v = QVBoxLayout(col)
         v.setContentsMargins(0, 0, 0, 0)
         v.addWidget(self.layer_title)
+        v.addLayout(mode_row)
         v.addLayout(view_row)
         v.addWidget(self.grid, 1)
         v.addLayout(gain_row)
@@ -192,6 +210,10 @@ class TestTab(QWidget):
         self.bottleneck_button = QPushButton("Nullify bottleneck")
         self.reset_layer_button = QPushButton("Reset layer")
         self.reset_all_button = QPushButton("Reset all")
+        self.bottleneck_button.setToolTip("Set every gain of the bottleneck (the innermost layer) to 0: only the "
+                                          "skip connections carry the input (Ctrl+B)")
+        self.reset_layer_button.setToolTip("Gains of the selected layer back to 1")
+        self.reset_all_button.setToolTip("Every gain of this generator back to 1 (Ctrl+Backspace; Ctrl+Z undoes)")
         self.skip_level = QSpinBox()
         self.skip_level.setToolTip("Skip connection level (1 = full resolution)")
         self.isolate_button = QPushButton("Isolate skip")
@@ -235,6 +257,7 @@ class TestTab(QWidget):
         for i, key in enumerate(("input", "before", "after", "map", "difference", "reconstruction")):
             grid.addWidget(self.panels[key], i // 3, i % 3)
         self.numbers = QLabel("")
+        self.numbers.setWordWrap(True)
         self.numbers.setTextInteractionFlags(Qt.TextSelectableByMouse)
         self.edits_label = QLabel("")
         self.edits_label.setStyleSheet("color: #555;")
@@ -279,6 +302,7 @@ class TestTab(QWidget):
     def _set_enabled(self, on: bool) -> None:
         self.stack.setCurrentIndex(1 if on else 0)
         self.generator.setEnabled(on)
+        self.size_box.setEnabled(on)
 
     def export_widget(self) -> QWidget:
         return self.panels_widget if self.model is not None else self
@@ -291,13 +315,17 @@ class TestTab(QWidget):
             return False
         return self.open_model(str(locations.DEFAULT_MODEL_DIR), remember=False)
 
-    def open_model(self, path: str, remember: bool = True) -> bool:
+    def open_model(self, path: str, remember: bool = True, size: int | None = None) -> bool:
         try:
-            model = InspectedModel.open(path)
+            model = InspectedModel.open(path, size)
         except UserError as exc:
             show_warning(self, "Cannot open the model", str(exc))
             return False
         self.model = model
+        self.size_box.blockSignals(True)
+        self.size_box.setSingleStep(model.size_step)
+        self.size_box.setValue(model.size)
+        self.size_box.blockSignals(False)
         for i in range(self.generator.count()):
             self.generator.model().item(i).setEnabled(self.generator.itemData(i) in model.graphs)
         self.model_label.setText(model.description)
@@ -350,6 +378,15 @@ class TestTab(QWidget):
                                       and graph.output_shape[0] == 3)
         self.chart.show_ranking([], [], "")
         self.refresh()
+
+    def _on_size_changed(self, size: int) -> None:
+        if self.model is None or size == self.model.size:
+            return
+        previous = self.model
+        if not self.open_model(str(previous.source), remember=False, size=size):
+            self.size_box.blockSignals(True)
+            self.size_box.setValue(previous.size)
+            self.size_box.blockSignals(False)
 
     def _on_open_run(self) -> None:
         path = QFileDialog.getExistingDirectory(self, "Open a run folder", str(locations.runs_dir()))

@@ -5,7 +5,7 @@ from pathlib import Path
 
 from PyQt5.QtWidgets import QComboBox, QFormLayout, QGroupBox
 
-from cyclegan_workbench.app.widgets.forms import spin_box
+from cyclegan_workbench.app.widgets.forms import PresetBox, spin_box
 from cyclegan_workbench.data.errors import UserError
 from cyclegan_workbench.models.config import PRESETS, RunConfig, preset_config, validate
 
@@ -37,16 +37,19 @@ class TrainingForm(QGroupBox):
 
     def __init__(self, parent=None):
         super().__init__("Model and training", parent)
-        self.preset = QComboBox()
-        self.preset.addItems(list(PRESETS))
-        self.preset.setToolTip("Architecture and training defaults; the fields below override them")
+        self.preset = PresetBox(PRESETS)
+        self.preset.setToolTip("Architecture and training defaults; the fields below override them (the box "
+                               "says \"edited\" when they differ from the preset)")
         self.preset.activated.connect(lambda _: self.load_preset(self.preset.currentText()))
         self.epochs = spin_box(0, 100000, "Epochs at the initial learning rate")
         self.epochs_decay = spin_box(0, 100000, "Epochs of linear learning-rate decay to zero")
         self.batch_size = spin_box(1, 1024, "Images per step")
         self.lr = spin_box(0.000001, 1.0, "Generator learning rate (Adam)", decimals=6, step=0.0001)
         self.lambda_cycle = spin_box(0, 1000, "Weight of both cycle-consistency losses", decimals=2, step=1.0)
-        self.lambda_identity = spin_box(0, 100, "Identity loss weight, relative to lambda cycle", decimals=2, step=0.1)
+        self.lambda_identity = spin_box(
+            0, 100, "Identity loss weight, relative to lambda cycle. It applies only when both domains have the "
+            "same channels (gray and gray, or RGB and RGB); between a gray and a colour domain it is always off",
+            decimals=2, step=0.1)
         self.cycle_noise = spin_box(
             0, 5, "Noise added to a translation before the other generator translates it back, as a fraction "
             "of that domain's contrast (measured on the training images; gray 128 shapes on black have "
@@ -63,6 +66,10 @@ class TrainingForm(QGroupBox):
         self.device.addItems(["auto", "cpu", "cuda"])
         form = QFormLayout(self)
         form.addRow("Preset", self.preset)
+        for w in (self.epochs, self.epochs_decay, self.batch_size, self.lr, self.lambda_cycle, self.lambda_identity,
+                  self.cycle_noise, self.cycle_margin, self.image_size, self.ngf, self.depth):
+            w.valueChanged.connect(self._mark_edits)
+        self.device.currentIndexChanged.connect(self._mark_edits)
         for label, w in (("Epochs", self.epochs), ("Decay epochs", self.epochs_decay),
                          ("Batch size", self.batch_size), ("Learning rate", self.lr),
                          ("Lambda cycle", self.lambda_cycle), ("Lambda identity", self.lambda_identity),
@@ -70,6 +77,14 @@ class TrainingForm(QGroupBox):
                          ("Image size", self.image_size), ("ngf", self.ngf), ("Depth (U-Net)", self.depth),
                          ("Device", self.device)):
             form.addRow(label, w)
+
+    def _mark_edits(self, *_) -> None:
+        preset = preset_config(self.preset.currentText())
+        try:
+            edited = self.config("").to_dict() != {**preset.to_dict(), "dataroot": ""}
+        except UserError:
+            edited = True
+        self.preset.set_edited(edited)
 
     def load_preset(self, name: str) -> None:
         cfg = preset_config(name)
@@ -94,6 +109,7 @@ class TrainingForm(QGroupBox):
         self.ngf.setValue(n.ngf)
         self.depth.setValue(n.num_downs)
         self.depth.setEnabled(n.generator == "unet")
+        self._mark_edits()
 
     def config(self, dataroot: str) -> RunConfig:
         """The preset with the form's values applied; UserError naming a setting that cannot work."""

@@ -41,11 +41,14 @@ VIEWS = (("real_A", "real A"), ("fake_B", "fake B = G_A(A)"), ("rec_A", "reconst
          ("real_B", "real B"), ("fake_A", "fake A = G_B(B)"), ("rec_B", "reconstructed B"))
 
 
-def format_seconds(seconds: float) -> str:
+def format_duration(seconds: float) -> str:
+    """A duration that cannot be read as a time of day: '45 s', '16 min 22 s', '2 h 05 min'."""
     seconds = int(round(seconds))
     h, rest = divmod(seconds, 3600)
     m, s = divmod(rest, 60)
-    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+    if h:
+        return f"{h} h {m:02d} min"
+    return f"{m} min {s:02d} s" if m else f"{s} s"
 
 
 class TrainTab(QWidget):
@@ -99,7 +102,7 @@ class TrainTab(QWidget):
         self.response_which.addItem("G_A (A→B)", "G_A")
         self.response_which.addItem("G_B (B→A)", "G_B")
         self.response_layer = QComboBox()
-        self.response_layer.setMinimumContentsLength(12)
+        self.response_layer.setMinimumContentsLength(6)
         self.response_layer.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
         self.response_view = ImagePanel("Responses", placeholder="Feature maps of the chosen layer for the "
                                                                  "probe image appear while training")
@@ -259,9 +262,11 @@ class TrainTab(QWidget):
             if not cfg.dataroot:
                 raise UserError("choose a dataset folder first")
             run_dir = Path(self.run_dir.text()) if self.run_dir.text() else self._new_run_dir(cfg)
-            if (run_dir / checkpoints.CONFIG_FILE).exists():
-                raise UserError(f"{run_dir} already holds a run: press Resume to continue it, or clear the "
-                                "run folder field to start a new run")
+            if (run_dir / checkpoints.STATE_FILE).exists():
+                # Start always starts a new run: one that has saved is kept for Resume, never overwritten.
+                kept, run_dir = run_dir, self._new_run_dir(cfg)
+                self.status_changed.emit(f"{kept} holds a saved run (Resume continues it); the new run goes to "
+                                         f"{run_dir}")
             if not self._is_default_dataset(cfg.dataroot) or (Path(cfg.dataroot) / "trainA").is_dir():
                 dataset_summary(cfg.dataroot)
         except UserError as exc:
@@ -487,7 +492,7 @@ class TrainTab(QWidget):
                 acc = f" · accuracy {r.epoch_summary.accuracy:.1%}"
             self.progress_label.setText(
                 f"{state}epoch {r.epoch}/{r.total_epochs} · iteration {r.iteration}/{r.iterations_per_epoch}"
-                f" · {r.seconds * 1000:.0f} ms/step · ETA {format_seconds(r.eta)}{acc}")
+                f" · {r.seconds * 1000:.0f} ms/step · {format_duration(r.eta)} left{acc}")
         plot, self._pending_plot = self._pending_plot, None
         if plot is not None:
             self.loss_plot.show_image(plot)

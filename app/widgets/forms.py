@@ -5,6 +5,7 @@ from PyQt5.QtCore import Qt, pyqtSignal
 from PyQt5.QtGui import QColor
 from PyQt5.QtWidgets import (
     QColorDialog,
+    QComboBox,
     QDoubleSpinBox,
     QFileDialog,
     QHBoxLayout,
@@ -134,3 +135,29 @@ class ColorButton(QPushButton):
         if color.isValid():
             self.set_rgb((color.red(), color.green(), color.blue()))
             self.color_changed.emit()
+
+
+class PresetBox(QComboBox):
+    """A preset chooser that says when the form beside it no longer holds the preset: "toy (edited)".
+
+    currentText() and setCurrentText() speak of the preset's name, whatever the item shows.
+    """
+
+    def __init__(self, names, parent=None):
+        super().__init__(parent)
+        for name in names:
+            self.addItem(name, name)
+        self.currentIndexChanged.connect(lambda _: self.set_edited(False))
+
+    def currentText(self) -> str:  # noqa: N802 - Qt's name
+        return self.currentData() or ""
+
+    def setCurrentText(self, name: str) -> None:  # noqa: N802 - Qt's name
+        index = self.findData(name)
+        if index >= 0:
+            self.setCurrentIndex(index)
+
+    def set_edited(self, edited: bool) -> None:
+        for i in range(self.count()):
+            name = self.itemData(i)
+            self.setItemText(i, f"{name} (edited)" if edited and i == self.currentIndex() else name)

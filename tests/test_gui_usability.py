@@ -1,0 +1,152 @@
+"""What a new user of the workbench notices (pytest-qt, offscreen): reference models at their trained size,
+settings that say what they do, undo of mask edits, fluid sketching, a window that fits the screen."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from PyQt5.QtCore import Qt
+
+from cyclegan_workbench.models import checkpoints
+from cyclegan_workbench.models.networks import UnetGenerator
+
+
+def reference_run(folder, num_downs: int, ngf: int = 4, train_opt: str | None = None):
+    """A run folder as pytorch-CycleGAN-and-pix2pix writes it: no config.json, latest_net_G_*.pth, and
+    optionally train_opt.txt."""
+    folder.mkdir()
+    torch.manual_seed(0)
+    for which, (cin, cout) in {"G_A": (3, 1), "G_B": (1, 3)}.items():
+        torch.save(UnetGenerator(cin, cout, num_downs, ngf, "instance").state_dict(),
+                   folder / f"latest_net_{which}.pth")
+    if train_opt is not None:
+        (folder / "train_opt.txt").write_text(train_opt)
+    return folder
+
+
+def make_test_tab(qtbot):
+    from cyclegan_workbench.app.tabs.test_tab import TestTab
+
+    tab = TestTab()
+    qtbot.addWidget(tab)
+    tab.resize(1280, 760)
+    tab.show()
+    return tab
+
+
+def test_reference_checkpoints_open_at_their_trained_size_which_the_user_can_change(qtbot, tmp_path,
+                                                                                    workbench_home):
+    tab = make_test_tab(qtbot)
+    unet_128 = reference_run(tmp_path / "ref128", num_downs=7)  # a unet_128 without train_opt.txt
+    assert tab.open_model(str(unet_128))
+    assert tab.model.size == 128 and tab.size_box.value() == 128 and "128 px" in tab.model_label.text()
+    qtbot.waitUntil(lambda: tab.panels["after"].viewer.has_image(), timeout=5000)
+    assert tab.panels["after"].viewer.image().shape[:2] == (128, 128)
+
+    # The single .pth of a run whose train_opt.txt says 256.
+    opts = ("----------------- Options ---------------\n"
+            "                crop_size: 256                           \n"
+            "                     netG: unet_128                      \t[default: resnet_9blocks]\n")
+    trained_256 = reference_run(tmp_path / "ref256", num_downs=7, train_opt=opts)
+    assert tab.open_model(str(trained_256 / "latest_net_G_B.pth"))
+    assert tab.model.size == 256 and set(tab.model.graphs) == {"G_A", "G_B"}
+
+    # The user picks another size: the model is parsed again and the output follows.
+    tab.size_box.setValue(384)
+    assert tab.model.size == 384 and tab.model.graphs[tab.which].input_shape[1:] == (384, 384)
+    qtbot.waitUntil(lambda: tab.panels["after"].viewer.image().shape[:2] == (384, 384), timeout=5000)
+    assert tab.size_box.singleStep() == 128  # a U-Net with 7 downsamplings takes multiples of 128
+
+
+def test_a_size_the_generator_cannot_take_is_refused_and_the_model_stays(qtbot, tmp_path, workbench_home,
+                                                                         monkeypatch):
+    from cyclegan_workbench.app.tabs import test_tab as module
+
+    warnings = []
+    monkeypatch.setattr(module, "show_warning", lambda parent, title, text: warnings.append(text))
+    tab = make_test_tab(qtbot)
+    assert tab.open_model(str(reference_run(tmp_path / "ref", num_downs=7)))
+    tab.size_box.setValue(200)
+    assert warnings and "divisible by 128" in warnings[0]
+    assert tab.model.size == 128 and tab.size_box.value() == 128
+
+
+def test_start_after_use_in_train_tab_trains_a_new_run_and_keeps_the_old_one(qtbot, window, tiny_run, tmp_path):
+    """The run folder field still names the last run: Start must not refuse, nor touch that run."""
+    import shutil
+
+    from tests.test_gui_train import set_tiny
+
+    old_run = tmp_path / "old-run"
+    shutil.copytree(tiny_run, old_run)
+    before = {p.name: p.read_bytes() for p in old_run.iterdir()}
+    tab = window.train_tab
+    tab.set_run_dir(str(old_run))
+    window.dataset_tab.size.setValue(32)
+    window.dataset_tab.train_count.setValue(4)
+    new_data = tmp_path / "new-data"
+    window.dataset_tab.output.set_text(str(new_data))
+    with qtbot.waitSignal(window.dataset_tab.idle, timeout=30000):
+        window.dataset_tab.generate_button.click()
+    qtbot.mouseClick(window.dataset_tab.use_button, Qt.LeftButton)
+    assert window.tabs.currentWidget() is tab and tab.dataset.text() == str(new_data)
+
+    set_tiny(tab, new_data, epochs=1, decay=0)
+    with qtbot.waitSignal(tab.idle, timeout=60000):
+        qtbot.mouseClick(tab.start_button, Qt.LeftButton)
+    new_run = Path(tab.run_dir.text())
+    assert new_run != old_run and "Training complete" in tab.progress_label.text()
+    assert checkpoints.load_config(new_run).dataroot == str(new_data)
+    assert {p.name: p.read_bytes() for p in old_run.iterdir()} == before
+
+
+def test_the_bundled_model_can_be_reopened_after_another_model(qtbot, window, tiny_run):
+    from cyclegan_workbench.app import locations
+
+    window.open_run(str(tiny_run))
+    assert window.test_tab.model.source == tiny_run
+    (entry,) = [a for a in window.recent_menu.actions() if a.text() == "Default model (bundled)"]
+    entry.trigger()
+    assert window.test_tab.model.source == locations.DEFAULT_MODEL_DIR
+    assert window.tabs.currentWidget() is window.test_tab
+    window.open_run(str(tiny_run))
+    window.default_model_action.trigger()
+    assert window.test_tab.model.source == locations.DEFAULT_MODEL_DIR
+
+
+def test_settings_say_what_they_are(qtbot, window):
+    from cyclegan_workbench.app.tabs.train_tab import format_duration
+
+    form = window.train_tab.form
+    assert form.preset.currentText() == "toy" and form.lambda_identity.value() == 0.0
+    assert form.preset.itemText(form.preset.currentIndex()) == "toy"
+    form.lr.setValue(0.001)
+    assert form.preset.itemText(form.preset.currentIndex()) == "toy (edited)"
+    assert form.preset.currentText() == "toy"  # the name the configuration uses
+    form.load_preset("toy")
+    assert form.preset.itemText(form.preset.currentIndex()) == "toy"
+
+    data = window.dataset_tab
+    assert data.preset.itemText(data.preset.currentIndex()) == "default"
+    data.gray_level.setValue(82)
+    assert data.preset.itemText(data.preset.currentIndex()) == "default (edited)"
+    assert data.noise.suffix() == " levels"
+
+    assert format_duration(982) == "16 min 22 s" and format_duration(45) == "45 s"
+    assert format_duration(7500) == "2 h 05 min"
+
+
+def test_the_loss_legend_lists_identity_losses_only_when_identity_is_on():
+    from cyclegan_workbench.visualization.plots import LossFigure, LossHistory
+
+    def legend(identity: float) -> list[str]:
+        history = LossHistory()
+        for step in range(1, 4):
+            history.add_step(step, {"D_A": 0.3, "G_A": 0.5, "cycle_A": 2.0, "idt_A": identity,
+                                    "D_B": 0.3, "G_B": 0.5, "cycle_B": 2.0, "idt_B": identity})
+        figure = LossFigure()
+        figure.render(history, 600, 300)
+        return [t.get_text() for t in figure.axes[0].get_legend().get_texts()]
+
+    assert "idt_A" not in legend(0.0) and "cycle_A" in legend(0.0)
+    assert "idt_A" in legend(0.4)
