@@ -202,7 +202,9 @@ def test_inputs_from_a_file_a_drop_and_the_sketch_canvas(qtbot, test_tab, toy_da
 
     tab.inputs.tabs.setCurrentWidget(tab.inputs.sketch)
     canvas = tab.inputs.sketch.canvas
-    qtbot.waitUntil(lambda: not tab.model.inputs["G_B"].any(), timeout=2000)  # a blank sketch
+    # A blank sketch is not fed to the model (it would paint a blob of some colour): the panels say so.
+    qtbot.waitUntil(lambda: not tab.panels["after"].viewer.has_image(), timeout=2000)
+    assert "Draw a figure" in tab.numbers.text()
     target = canvas._target()
     centre = QPoint(target.center().x(), target.center().y())
     qtbot.mousePress(canvas, Qt.LeftButton, pos=centre)

@@ -150,3 +150,54 @@ def test_the_loss_legend_lists_identity_losses_only_when_identity_is_on():
 
     assert "idt_A" not in legend(0.0) and "cycle_A" in legend(0.0)
     assert "idt_A" in legend(0.4)
+
+
+def test_a_fast_stroke_is_drawn_whole_and_the_model_runs_off_the_gui_thread_on_the_latest_drawing(
+        qtbot, tiny_run, workbench_home, monkeypatch):
+    import math
+    import threading
+    import time
+
+    import numpy as np
+    from PyQt5.QtCore import QPoint
+
+    from cyclegan_workbench.app.tabs.test_model import InspectedModel
+    from tests.test_gui_test_tab import drag_to
+
+    calls = []
+    real_compute = InspectedModel.compute
+
+    def slow_compute(self, *args, image=None, **kwargs):
+        calls.append((threading.current_thread() is threading.main_thread(), None if image is None else image.copy()))
+        if image is not None:
+            time.sleep(0.2)  # a large model
+        return real_compute(self, *args, image=image, **kwargs)
+
+    monkeypatch.setattr(InspectedModel, "compute", slow_compute)
+    tab = make_test_tab(qtbot)
+    assert tab.open_model(str(tiny_run))
+    tab.inputs.tabs.setCurrentWidget(tab.inputs.sketch)
+    canvas = tab.inputs.sketch.canvas
+    canvas.resize(320, 320)
+    target = canvas._target()
+    centre, radius = target.center(), target.width() // 3
+    points = [QPoint(centre.x() + int(radius * math.cos(a)), centre.y() + int(radius * math.sin(a)))
+              for a in np.linspace(0, 2 * math.pi, 40)]
+    calls.clear()
+    qtbot.mousePress(canvas, Qt.LeftButton, pos=points[0])
+    for p in points[1:]:
+        drag_to(canvas, p)
+        x, y = canvas._to_image(p)
+        assert canvas.image[y, x] == canvas.level  # drawn at once, before any model run
+    qtbot.mouseRelease(canvas, Qt.LeftButton, pos=points[-1])
+    qtbot.waitUntil(lambda: not tab.busy, timeout=10000)
+
+    sketch_runs = [c for c in calls if c[1] is not None]
+    assert sketch_runs and not any(on_gui for on_gui, _ in sketch_runs)
+    assert len(sketch_runs) <= 3  # throttled: not one model run per mouse move
+    np.testing.assert_array_equal(sketch_runs[-1][1], canvas.image)  # the finished circle was computed
+    np.testing.assert_array_equal(tab.model.inputs[tab.which], canvas.image)
+    # A ring: the stroke followed the circle instead of cutting across it.
+    ring = canvas.image == canvas.level
+    cy, cx = canvas._to_image(centre)[::-1]
+    assert not ring[cy, cx] and ring.sum() > 2 * math.pi * radius * canvas.image.shape[0] / target.width()

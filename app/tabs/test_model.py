@@ -7,6 +7,7 @@ pieces together so the tab stays a thin view.
 from __future__ import annotations
 
 import re
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,6 +43,16 @@ class EditView:
         return text
 
 
+def _locked(method):
+    """Run a method of InspectedModel under its lock (the GUI thread and a view worker share the probes)."""
+    def wrapper(self, *args, **kwargs):
+        with self.lock:
+            return method(self, *args, **kwargs)
+
+    wrapper.__name__, wrapper.__doc__ = method.__name__, method.__doc__
+    return wrapper
+
+
 def _sibling_pth(path: Path, which: str) -> Path:
     """latest_net_G_A.pth <-> latest_net_G_B.pth"""
     other = "G_B" if which == "G_A" else "G_A"
@@ -57,6 +68,8 @@ class InspectedModel:
         from cyclegan_workbench.visualization.probe import Probe
 
         self.source, self.size, self.dataroot, self.description = source, size, dataroot, description
+        # Held while inputs, masks or probes change or compute: sketch views are computed in a worker thread.
+        self.lock = threading.RLock()
         self.nets = nets
         self.graphs = {k: parse_generator(net, size) for k, net in nets.items()}
         self.masks = {k: MaskSet(g) for k, g in self.graphs.items()}
@@ -134,6 +147,7 @@ class InspectedModel:
             p for p in samples.iterdir() if p.is_file())
         return files, "bundled samples"
 
+    @_locked
     def set_input(self, which: str, image: np.ndarray) -> None:
         """Any uint8 image: converted to the generator's channels and resized to its input size."""
         from cyclegan_workbench.app.widgets.input_browser import as_channels
@@ -150,6 +164,15 @@ class InspectedModel:
     def has_input(self, which: str) -> bool:
         return which in self.inputs
 
+    def compute(self, which: str, layer: int, colormap: str, normalize: str, sort_by_energy: bool,
+                image: np.ndarray | None = None):
+        """(EditView, grid) of the current edit, after setting `image` as the input when given; any thread."""
+        with self.lock:
+            if image is not None:
+                self.set_input(which, image)
+            return self.view(which), self.grid(which, layer, colormap, normalize, sort_by_energy)
+
+    @_locked
     def view(self, which: str) -> EditView:
         from cyclegan_workbench.visualization.render import image_rgb, render_map
 
@@ -167,6 +190,7 @@ class InspectedModel:
         return EditView(image_rgb(probe.input), image_rgb(before), image_rgb(after), difference, recon,
                         float(change.mean()), top, cycle, unedited_cycle)
 
+    @_locked
     def grid(self, which: str, layer: int, colormap: str = "viridis", normalize: str = "map",
              sort_by_energy: bool = False):
         from cyclegan_workbench.visualization.render import tile_grid
@@ -175,11 +199,13 @@ class InspectedModel:
         return tile_grid(response, colormap=colormap, normalize=normalize, sort_by_energy=sort_by_energy,
                          scale=_tile_scale(response.shape[-1]))
 
+    @_locked
     def feature_map(self, which: str, layer: int, channel: int, colormap: str = "viridis") -> np.ndarray:
         from cyclegan_workbench.visualization.render import render_map
 
         return render_map(self.probes[which].response(layer), channel, colormap=colormap)
 
+    @_locked
     def marks(self, which: str, layer: int) -> dict[int, float | None]:
         """Per edited filter of a layer: its gain, or None when the gain varies over the map (a region)."""
         gain = self.masks[which].tensor(layer)

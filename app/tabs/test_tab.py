@@ -30,6 +30,7 @@ from PyQt5.QtWidgets import (
 from cyclegan_workbench.app import locations
 from cyclegan_workbench.app.dialogs import show_error, show_warning
 from cyclegan_workbench.app.tabs.test_model import InspectedModel
+from cyclegan_workbench.app.tabs.view_worker import ViewWorker
 from cyclegan_workbench.app.widgets.ablation_chart import AblationChart
 from cyclegan_workbench.app.widgets.image_viewer import ImagePanel
 from cyclegan_workbench.app.widgets.input_browser import (
@@ -69,6 +70,9 @@ class TestTab(QWidget):
         self.filter: int | None = None  # the selected feature map (channel)
         self._grid = None
         self._ablation: AblationWorker | None = None
+        self._view_worker: ViewWorker | None = None
+        self._sketch_pending = None  # the latest sketch not yet sent to the view worker
+        self._showing_empty_sketch = False
         self._refresh_timer = QTimer(self, singleShot=True, interval=0)
         self._refresh_timer.timeout.connect(self.refresh)
         self._build()
@@ -403,6 +407,17 @@ class TestTab(QWidget):
     def _on_image_chosen(self, image, name: str) -> None:
         if self.model is None:
             return
+        self._showing_empty_sketch = name == "sketch" and self.inputs.sketch.canvas.is_empty()
+        if self._showing_empty_sketch:
+            # A generator given nothing paints something (a blob of one class's colour): show nothing instead.
+            for key in ("input", "before", "after", "difference", "reconstruction", "map"):
+                self.panels[key].set_image(None)
+            self.numbers.setText("Draw a figure on the sketch canvas")
+            return
+        if name == "sketch":
+            self._sketch_pending = image
+            self._next_sketch_view()
+            return
         try:
             self.model.set_input(self.which, image)
         except UserError as exc:
@@ -476,7 +491,8 @@ class TestTab(QWidget):
         if self.model is None:
             return
         try:
-            change(self.model.masks[self.which])
+            with self.model.lock:  # a sketch's view may be computing in a worker
+                change(self.model.masks[self.which])
         except UserError as exc:
             show_warning(self, "Cannot apply this edit", str(exc))
             return
@@ -491,8 +507,9 @@ class TestTab(QWidget):
         from cyclegan_workbench.visualization.masks import MaskSet
 
         masks = MaskSet.load(path, self.model.graphs[self.which])
-        self.model.masks[self.which] = masks
-        self.model.probes[self.which].masks = masks
+        with self.model.lock:
+            self.model.masks[self.which] = masks
+            self.model.probes[self.which].masks = masks
         self.status_changed.emit(f"Loaded {path} onto {self.which}")
         self.refresh()
 
@@ -521,7 +538,7 @@ class TestTab(QWidget):
     # --- ablation --------------------------------------------------------------------------------
     @property
     def busy(self) -> bool:
-        return self._ablation is not None
+        return self._ablation is not None or self._view_worker is not None
 
     def scan_layer(self) -> None:
         if self.model is None or self._ablation is not None or not self.model.has_input(self.which):
@@ -560,26 +577,60 @@ class TestTab(QWidget):
     def shutdown(self) -> None:
         if self._ablation is not None:
             self._ablation.abort()
+        self._sketch_pending = None
+
+    # --- sketches: views computed off the GUI thread, on the latest drawing only -------------------
+    def _next_sketch_view(self) -> None:
+        if self._view_worker is not None or self._sketch_pending is None or self.model is None:
+            return
+        image, self._sketch_pending = self._sketch_pending, None
+        self._view_worker = ViewWorker(self.model, self._view_key(), image, *self._view_key()[1:])
+        self._view_worker.signals.failed.connect(lambda message: show_warning(self, "Cannot use this sketch",
+                                                                              message))
+        self._view_worker.signals.finished.connect(self._on_sketch_view)
+        self._view_worker.start()
+
+    def _on_sketch_view(self, result) -> None:
+        model = self._view_worker.model
+        self._view_worker = None
+        if result is not None and model is self.model and not self._showing_empty_sketch:
+            key, view, grid = result
+            self.panels["input"].setToolTip("Input: sketch")
+            if key == self._view_key():
+                self._show(view, grid)
+            else:  # the layer or display changed meanwhile
+                self._schedule_refresh()
+        self._next_sketch_view()
+        if self._view_worker is None:
+            self.idle.emit()
 
     # --- drawing ---------------------------------------------------------------------------------
     def _schedule_refresh(self, *_) -> None:
         if not self._refresh_timer.isActive():
             self._refresh_timer.start()
 
+    def _view_key(self) -> tuple:
+        """What a computed view depends on besides the input and masks."""
+        return (self.which, self.layer, self.colormap.currentText(), self.normalize.currentData(),
+                self.sort.isChecked())
+
     def refresh(self) -> None:
         """Show the current edit: outputs, numbers, the selected layer's grid and marks."""
         m = self.model
-        if m is None or not m.has_input(self.which):
+        if m is None or not m.has_input(self.which) or self._showing_empty_sketch:
             return
-        which, layer = self.which, self.layer
-        graph = m.graphs[which]
+        which, layer, colormap, normalize, sort = self._view_key()
         try:
-            view = m.view(which)
-            self._grid = m.grid(which, layer, self.colormap.currentText(), self.normalize.currentData(),
-                                self.sort.isChecked())
+            view, grid = m.compute(which, layer, colormap, normalize, sort)
         except UserError as exc:
             show_warning(self, "Cannot compute the view", str(exc))
             return
+        self._show(view, grid)
+
+    def _show(self, view, grid) -> None:
+        m, which, layer = self.model, self.which, self.layer
+        graph = m.graphs[which]
+        self._grid = grid
         for key in ("input", "before", "after", "difference"):
             self.panels[key].set_image(getattr(view, key))
         self.panels["reconstruction"].set_image(view.reconstruction)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
-from PyQt5.QtCore import QPoint, QRect, Qt, pyqtSignal
+from PyQt5.QtCore import QPoint, QRect, Qt, QTimer, pyqtSignal
 from PyQt5.QtGui import QColor, QPainter
 from PyQt5.QtWidgets import (
     QCheckBox,
@@ -20,12 +20,19 @@ from cyclegan_workbench.app.widgets.image_viewer import array_to_qimage
 
 
 class SketchCanvas(QWidget):
-    """A square uint8 gray image painted with the mouse. `sketch_changed(image)` while drawing."""
+    """A square uint8 gray image painted with the mouse.
+
+    Strokes are drawn at once; `sketch_changed(image)` follows at most every `interval_ms` while drawing
+    (the latest drawing only) and once more when the button is released, so whatever listens (a model
+    run) never slows the stroke down.
+    """
 
     sketch_changed = pyqtSignal(object)
 
-    def __init__(self, size: int = 64, parent=None):
+    def __init__(self, size: int = 64, parent=None, interval_ms: int = 100):
         super().__init__(parent)
+        self._emit_timer = QTimer(self, singleShot=True, interval=interval_ms)
+        self._emit_timer.timeout.connect(self._emit)
         self.brush = 4  # radius in image pixels
         self.level = 128  # gray level of the brush
         self.background = 0
@@ -70,7 +77,16 @@ class SketchCanvas(QWidget):
         cv2.line(self.image, start, end, int(color), thickness=max(1, 2 * self.brush), lineType=cv2.LINE_8)
         cv2.circle(self.image, end, self.brush, int(color), -1, lineType=cv2.LINE_8)
         self.update()
+        if not self._emit_timer.isActive():
+            self._emit_timer.start()
+
+    def _emit(self) -> None:
+        self._emit_timer.stop()
         self.sketch_changed.emit(self.image.copy())
+
+    def is_empty(self) -> bool:
+        """Nothing drawn: every pixel at the background level."""
+        return bool((self.image == self.background).all())
 
     def mousePressEvent(self, event) -> None:
         if event.button() == Qt.LeftButton:
@@ -85,6 +101,8 @@ class SketchCanvas(QWidget):
 
     def mouseReleaseEvent(self, event) -> None:
         self._last = None
+        if self._emit_timer.isActive():
+            self._emit()  # the finished stroke, without waiting
 
     def paintEvent(self, event) -> None:
         painter = QPainter(self)
