@@ -201,3 +201,25 @@ def test_a_fast_stroke_is_drawn_whole_and_the_model_runs_off_the_gui_thread_on_t
     ring = canvas.image == canvas.level
     cy, cx = canvas._to_image(centre)[::-1]
     assert not ring[cy, cx] and ring.sum() > 2 * math.pi * radius * canvas.image.shape[0] / target.width()
+
+
+def test_double_click_fits_the_grid_and_leaves_the_map_as_it_was(qtbot, tiny_run, workbench_home):
+    from tests.test_gui_test_tab import after
+
+    tab = make_test_tab(qtbot)
+    assert tab.open_model(str(tiny_run))
+    qtbot.waitUntil(lambda: tab.panels["after"].viewer.has_image(), timeout=5000)
+    unedited = after(tab)
+    grid = tab.grid
+    grid.zoom_by(3.0)
+    assert not grid._fit
+    pos = grid.mapFromScene(grid.tile_center(1))
+    # What a window system sends for a double-click (QTest's mouseDClick sends the third event only).
+    viewport = grid.viewport()
+    qtbot.mousePress(viewport, Qt.LeftButton, pos=pos)
+    qtbot.mouseRelease(viewport, Qt.LeftButton, pos=pos)
+    qtbot.mouseDClick(viewport, Qt.LeftButton, pos=pos)
+    qtbot.mouseRelease(viewport, Qt.LeftButton, pos=pos)
+    assert grid._fit
+    assert not tab.model.masks[tab.which].edited_layers()
+    qtbot.waitUntil(lambda: (after(tab) == unedited).all(), timeout=3000)

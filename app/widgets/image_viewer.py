@@ -137,6 +137,7 @@ class ImageViewer(QGraphicsView):
             self.fit()
 
     def mouseDoubleClickEvent(self, event) -> None:
+        self._press = None  # the release that follows is not a click of its own
         self.fit()
         event.accept()
 

@@ -108,6 +108,17 @@ class ResponseGrid(ImageViewer):
             scene.addItem(self._selection)
 
     # --- clicks ----------------------------------------------------------------------------------
+    def mouseDoubleClickEvent(self, event) -> None:
+        """Double-click fits the grid to the view. Its first click already toggled the map under the cursor
+        (a click cannot wait to learn whether a second follows without making every click slow): toggle
+        it back, so a double-click changes nothing but the zoom."""
+        if self.mode == "toggle" and event.button() == Qt.LeftButton and self.tiles:
+            p = self.mapToScene(event.pos())
+            index = self.tile_at(p.x(), p.y())
+            if index is not None:
+                self.tile_clicked.emit(index)
+        super().mouseDoubleClickEvent(event)
+
     def _on_pixel_clicked(self, x: float, y: float) -> None:
         if self.mode in ("toggle", "select"):
             index = self.tile_at(x, y)
