@@ -48,6 +48,7 @@ SHORTCUTS = (
     ("Ctrl+G", "Generate the dataset (Dataset tab)"),
     ("Ctrl+B", "Nullify the bottleneck (Test tab)"),
     ("Ctrl+Backspace", "Reset all masks (Test tab)"),
+    ("Ctrl+Z / Ctrl+Shift+Z", "Undo / redo a mask edit (Test tab)"),
     ("Ctrl+S / Ctrl+L", "Save / load a mask set (Test tab)"),
     ("Wheel, drag, F, double-click", "Zoom around the cursor, pan, fit an image to its panel"),
     ("Ctrl+Q", "Quit (stops training cleanly first)"),
@@ -109,6 +110,15 @@ class MainWindow(QMainWindow):
                      "Save what the current tab shows as a PNG")
         file_menu.addSeparator()
         self._action(file_menu, "&Quit", self.close, QKeySequence.Quit)
+
+        edit_menu = self.menuBar().addMenu("&Edit")
+        self.undo_action = self.test_tab.undo_stack.createUndoAction(self, "&Undo")
+        self.undo_action.setShortcut(QKeySequence.Undo)
+        self.redo_action = self.test_tab.undo_stack.createRedoAction(self, "&Redo")
+        self.redo_action.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
+        for action in (self.undo_action, self.redo_action):
+            action.setStatusTip("Mask edits in the Test tab")
+            edit_menu.addAction(action)
 
         train_menu = self.menuBar().addMenu("&Training")
         self._action(train_menu, "&Start", self.train_tab.start, "Ctrl+Return")

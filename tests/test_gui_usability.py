@@ -223,3 +223,32 @@ def test_double_click_fits_the_grid_and_leaves_the_map_as_it_was(qtbot, tiny_run
     assert grid._fit
     assert not tab.model.masks[tab.which].edited_layers()
     qtbot.waitUntil(lambda: (after(tab) == unedited).all(), timeout=3000)
+
+
+def test_mask_edits_undo_and_redo_with_the_keyboard(qtbot, window, tiny_run):
+    from tests.test_gui_test_tab import after, click_tile
+
+    window.open_run(str(tiny_run))
+    tab = window.test_tab
+    qtbot.waitUntil(lambda: tab.panels["after"].viewer.has_image(), timeout=5000)
+    unedited = after(tab)
+    click_tile(qtbot, tab, 0)  # nullify map 0 of the bottleneck
+    qtbot.waitUntil(lambda: (after(tab) != unedited).any(), timeout=3000)
+    one_edit = after(tab)
+    tab.nullify_bottleneck()
+    qtbot.waitUntil(lambda: (after(tab) != one_edit).any(), timeout=3000)
+    assert tab.undo_stack.count() == 2 and "nullify the bottleneck" in tab.undo_stack.undoText()
+
+    qtbot.keyClick(window, Qt.Key_Z, Qt.ControlModifier)
+    qtbot.waitUntil(lambda: (after(tab) == one_edit).all(), timeout=3000)
+    qtbot.keyClick(window, Qt.Key_Z, Qt.ControlModifier)
+    qtbot.waitUntil(lambda: (after(tab) == unedited).all(), timeout=3000)
+    assert not tab.model.masks[tab.which].edited_layers() and not window.undo_action.isEnabled()
+    qtbot.keyClick(window, Qt.Key_Z, Qt.ControlModifier | Qt.ShiftModifier)
+    qtbot.waitUntil(lambda: (after(tab) == one_edit).all(), timeout=3000)
+    # A new edit after an undo drops the undone step, as in every editor.
+    tab.reset_all()
+    assert tab.undo_stack.count() == 2 and not window.redo_action.isEnabled()
+    # Opening another model starts a new history.
+    window.open_run(str(tiny_run))
+    assert tab.undo_stack.count() == 0

@@ -157,6 +157,17 @@ class MaskSet:
         g = self._gains.get(layer.index)
         return torch.ones(layer.shape) if g is None else g.clone()
 
+    def restore(self, snapshot: MaskSet) -> None:
+        """Make the gains those of `snapshot` (a copy() of this set taken earlier: undo and redo).
+
+        The set itself is kept, so everything watching it (a Probe) stays attached; the layers that differ
+        get new versions, never an old one back, so no cached response is mistaken for current.
+        """
+        for index in set(self._gains) | set(snapshot._gains):
+            g = snapshot._gains.get(index)
+            if self._gains.get(index) is not g:  # copy-on-write: an unchanged layer shares its tensor
+                self._store(index, g, may_be_ones=False)
+
     def _store(self, index: int, g: torch.Tensor | None, may_be_ones: bool = True) -> None:
         # Writing a value other than 1 cannot leave a layer all ones: skip the full comparison then.
         if g is not None and may_be_ones and bool((g == 1).all()):

@@ -7,6 +7,8 @@ milliseconds) and coalesced, so a burst of edits draws once. The ablation scan r
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 from PyQt5.QtCore import Qt, QTimer, pyqtSignal
 from PyQt5.QtWidgets import (
     QCheckBox,
@@ -23,12 +25,14 @@ from PyQt5.QtWidgets import (
     QSpinBox,
     QSplitter,
     QStackedWidget,
+    QUndoStack,
     QVBoxLayout,
     QWidget,
 )
 
 from cyclegan_workbench.app import locations
 from cyclegan_workbench.app.dialogs import show_error, show_warning
+from cyclegan_workbench.app.tabs.mask_history import MaskEdit
 from cyclegan_workbench.app.tabs.test_model import InspectedModel
 from cyclegan_workbench.app.tabs.view_worker import ViewWorker
 from cyclegan_workbench.app.widgets.ablation_chart import AblationChart
@@ -70,6 +74,7 @@ class TestTab(QWidget):
         self.filter: int | None = None  # the selected feature map (channel)
         self._grid = None
         self._ablation: AblationWorker | None = None
+        self.undo_stack = QUndoStack(self)  # mask edits of the open model (Ctrl+Z / Ctrl+Shift+Z)
         self._view_worker: ViewWorker | None = None
         self._sketch_pending = None  # the latest sketch not yet sent to the view worker
         self._showing_empty_sketch = False
@@ -326,6 +331,7 @@ class TestTab(QWidget):
             show_warning(self, "Cannot open the model", str(exc))
             return False
         self.model = model
+        self.undo_stack.clear()  # the history belongs to the masks of the model it edited
         self.size_box.blockSignals(True)
         self.size_box.setSingleStep(model.size_step)
         self.size_box.setValue(model.size)
@@ -447,7 +453,9 @@ class TestTab(QWidget):
         self.filter = channel
         if self.grid.mode == "toggle":
             gains = self.model.masks[self.which].filter_gains(self.layer)
-            self._edit(lambda m: m.set_filter(self.layer, channel, 1.0 if gains[channel] == 0 else 0.0))
+            off = gains[channel] != 0
+            self._edit(lambda m: m.set_filter(self.layer, channel, 0.0 if off else 1.0),
+                       f"{'nullify' if off else 'restore'} map {channel} of layer {self.layer}")
         else:
             self._schedule_refresh()
 
@@ -455,16 +463,20 @@ class TestTab(QWidget):
         channel = self._grid.tiles[tile].channel
         self.filter = channel
         target = None if self.region_all.isChecked() else channel
-        self._edit(lambda m: m.set_region(self.layer, region, self.gain.value(), filter=target))
+        what = "every map" if target is None else f"map {target}"
+        self._edit(lambda m: m.set_region(self.layer, region, self.gain.value(), filter=target),
+                   f"region of {what} of layer {self.layer} × {self.gain.value():g}")
 
     def _on_apply_map(self) -> None:
         if self.filter is None:
             show_warning(self, "No map selected", "Click a feature map in the grid first.")
             return
-        self._edit(lambda m: m.set_filter(self.layer, self.filter, self.gain.value()))
+        self._edit(lambda m: m.set_filter(self.layer, self.filter, self.gain.value()),
+                   f"map {self.filter} of layer {self.layer} × {self.gain.value():g}")
 
     def _on_apply_layer(self) -> None:
-        self._edit(lambda m: m.scale_layer(self.layer, self.gain.value()))
+        self._edit(lambda m: m.scale_layer(self.layer, self.gain.value()),
+                   f"layer {self.layer} × {self.gain.value():g}")
 
     def _on_bar_clicked(self, channel: int) -> None:
         self.filter = channel
@@ -472,30 +484,46 @@ class TestTab(QWidget):
 
     # --- one-click edits (also in the Masks menu) ------------------------------------------------
     def nullify_bottleneck(self) -> None:
-        self._edit(lambda m: m.nullify_bottleneck())
+        self._edit(lambda m: m.nullify_bottleneck(), "nullify the bottleneck")
 
     def reset_layer(self) -> None:
-        self._edit(lambda m: m.reset_layer(self.layer))
+        self._edit(lambda m: m.reset_layer(self.layer), f"reset layer {self.layer}")
 
     def reset_all(self) -> None:
-        self._edit(lambda m: m.reset())
+        self._edit(lambda m: m.reset(), "reset all")
 
     def _on_isolate(self) -> None:
-        self._edit(lambda m: m.isolate_skip(self.skip_level.value()))
+        self._edit(lambda m: m.isolate_skip(self.skip_level.value()), f"isolate skip {self.skip_level.value()}")
 
     def _on_gate(self) -> None:
         self._edit(lambda m: m.gate_skip(self.skip_level.value(), encoder=self.encoder_gain.value(),
-                                         decoder=self.decoder_gain.value()))
+                                         decoder=self.decoder_gain.value()), f"gate skip {self.skip_level.value()}")
 
-    def _edit(self, change) -> None:
+    def _edit(self, change, text: str) -> None:
+        """Apply `change(masks)` to the current generator's masks, as one step of the undo history."""
         if self.model is None:
             return
+        which = self.which
         try:
             with self.model.lock:  # a sketch's view may be computing in a worker
-                change(self.model.masks[self.which])
+                masks = self.model.masks[which]
+                before = masks.copy()
+                change(masks)
+                after = masks.copy()
         except UserError as exc:
             show_warning(self, "Cannot apply this edit", str(exc))
             return
+        if after.version != before.version:
+            self.undo_stack.push(MaskEdit(self._restore_masks, which, before, after, f"{text} ({which})"))
+        self._schedule_refresh()
+
+    def _restore_masks(self, which: str, snapshot) -> None:
+        if self.model is None:
+            return
+        with self.model.lock:
+            self.model.masks[which].restore(snapshot)
+        if which != self.which:  # show what the undo or redo changed
+            self.generator.setCurrentIndex(self.generator.findData(which))
         self._schedule_refresh()
 
     # --- mask sets -------------------------------------------------------------------------------
@@ -506,10 +534,8 @@ class TestTab(QWidget):
     def load_masks(self, path: str) -> None:
         from cyclegan_workbench.visualization.masks import MaskSet
 
-        masks = MaskSet.load(path, self.model.graphs[self.which])
-        with self.model.lock:
-            self.model.masks[self.which] = masks
-            self.model.probes[self.which].masks = masks
+        loaded = MaskSet.load(path, self.model.graphs[self.which])
+        self._edit(lambda m: m.restore(loaded), f"load {Path(path).name}")
         self.status_changed.emit(f"Loaded {path} onto {self.which}")
         self.refresh()
 
