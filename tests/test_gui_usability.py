@@ -252,3 +252,25 @@ def test_mask_edits_undo_and_redo_with_the_keyboard(qtbot, window, tiny_run):
     # Opening another model starts a new history.
     window.open_run(str(tiny_run))
     assert tab.undo_stack.count() == 0
+
+
+def test_the_ablation_scan_says_how_far_it_is_and_marks_its_chart_stale(qtbot, tiny_run, workbench_home):
+    from tests.test_gui_test_tab import click_tile
+
+    tab = make_test_tab(qtbot)
+    assert tab.open_model(str(tiny_run))
+    qtbot.waitUntil(lambda: tab.panels["after"].viewer.has_image(), timeout=5000)
+    assert not tab.scan_cancel.isEnabled() and tab.scan_progress.text() == "no scan yet"
+    channels = tab.model.graphs[tab.which].layers[tab.layer].channels
+    with qtbot.waitSignal(tab.idle, timeout=20000):
+        tab.scan_button.click()
+        assert tab.scan_cancel.isEnabled() and "filters" in tab.scan_progress.text()
+    assert not tab.scan_cancel.isEnabled()
+    assert tab.scan_progress.text() == f"{channels} filters scanned"
+    assert tab.chart._bars and not tab.chart.stale
+    click_tile(qtbot, tab, 0)  # an edit after the scan: its ranking no longer describes what is shown
+    qtbot.waitUntil(lambda: tab.chart.stale, timeout=3000)
+    assert all(bar.get_alpha() == 0.3 for bar in tab.chart._bars)
+    assert "stale" in tab.chart._stale_note.get_text()
+    tab.undo_stack.undo()  # back to the scanned state
+    qtbot.waitUntil(lambda: not tab.chart.stale, timeout=3000)

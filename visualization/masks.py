@@ -68,6 +68,11 @@ class MaskSet:
     def layer_version(self, index: int) -> int:
         return self._versions.get(index, 0)
 
+    def content_key(self) -> tuple:
+        """Equal for two moments with the same gains: an undo back to a state gives its key back (gains are
+        copy-on-write, so an unchanged layer keeps its tensor), while any edit gives a new one."""
+        return tuple(sorted((i, id(g)) for i, g in self._gains.items()))
+
     def edited_layers(self) -> list[int]:
         return sorted(self._gains)
 

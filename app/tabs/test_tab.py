@@ -75,6 +75,7 @@ class TestTab(QWidget):
         self._grid = None
         self._ablation: AblationWorker | None = None
         self.undo_stack = QUndoStack(self)  # mask edits of the open model (Ctrl+Z / Ctrl+Shift+Z)
+        self._scan_key: tuple | None = None  # _scan_state() of the ranking the chart shows
         self._view_worker: ViewWorker | None = None
         self._sketch_pending = None  # the latest sketch not yet sent to the view worker
         self._showing_empty_sketch = False
@@ -278,9 +279,12 @@ class TestTab(QWidget):
         self.scan_accuracy.setToolTip("Also measure the colourization accuracy on the run's gray test images "
                                       "(needs a generated dataset and the gray → RGB generator)")
         self.scan_cancel = QPushButton("Cancel")
+        self.scan_cancel.setEnabled(False)  # only while a scan runs
+        self.scan_cancel.setToolTip("Stop the scan; the filters scanned so far are shown")
         self.scan_progress = QProgressBar()
         self.scan_progress.setRange(0, 1)
         self.scan_progress.setValue(0)
+        self.scan_progress.setFormat("no scan yet")
         self.scan_button.clicked.connect(self.scan_layer)
         self.scan_cancel.clicked.connect(self._on_scan_cancel)
         self.chart = AblationChart()
@@ -290,7 +294,6 @@ class TestTab(QWidget):
             scan_row.addWidget(w)
         scan_row.addWidget(self.scan_progress, 1)
         self.scan_progress.setMinimumWidth(40)
-        self.scan_progress.setTextVisible(False)
         box = QGroupBox("Ablation scan")
         bv = QVBoxLayout(box)
         bv.addLayout(scan_row)
@@ -387,6 +390,7 @@ class TestTab(QWidget):
         self.scan_accuracy.setEnabled(bool(self.model.dataroot) and graph.input_shape[0] == 1
                                       and graph.output_shape[0] == 3)
         self.chart.show_ranking([], [], "")
+        self._scan_key = None
         self.refresh()
 
     def _on_size_changed(self, size: int) -> None:
@@ -577,10 +581,20 @@ class TestTab(QWidget):
         self._ablation.signals.failed.connect(lambda msg: show_error(self, "Ablation scan failed", msg))
         self._ablation.signals.finished.connect(self._on_scan_finished)
         self._scan_context = (self.which, self.layer)
+        self._scan_key = self._scan_state()
         self.scan_progress.setRange(0, m.graphs[self.which].layers[self.layer].channels)
         self.scan_progress.setValue(0)
+        self.scan_progress.setFormat("%v / %m filters")
         self.scan_button.setEnabled(False)
+        self.scan_cancel.setEnabled(True)
         self._ablation.start()
+
+    def _scan_state(self) -> tuple | None:
+        """What a scan's ranking depends on: generator, layer, input and masks."""
+        m = self.model
+        if m is None or not m.has_input(self.which):
+            return None
+        return (self.which, self.layer, m.inputs[self.which].tobytes(), m.masks[self.which].content_key())
 
     def _on_scan_cancel(self) -> None:
         if self._ablation is not None:
@@ -592,7 +606,13 @@ class TestTab(QWidget):
     def _on_scan_finished(self, result) -> None:
         self._ablation = None
         self.scan_button.setEnabled(True)
+        self.scan_cancel.setEnabled(False)
         self.ablation_result = result
+        if result is not None:
+            done = len(result.effects)
+            self.scan_progress.setFormat(f"{done} filters scanned" + ("" if result.complete else " (cancelled)"))
+        else:
+            self.scan_progress.setFormat("scan failed")
         if result is not None and self._scan_context == (self.which, self.layer):
             title = f"layer {result.layer.index}: {result.layer.stage}" + ("" if result.complete else " (partial)")
             self.chart.show_ranking([e.filter for e in result.effects], [e.output_change for e in result.effects],
@@ -655,6 +675,8 @@ class TestTab(QWidget):
 
     def _show(self, view, grid) -> None:
         m, which, layer = self.model, self.which, self.layer
+        if self._scan_key is not None:
+            self.chart.set_stale(self._scan_state() != self._scan_key)
         graph = m.graphs[which]
         self._grid = grid
         for key in ("input", "before", "after", "difference"):

@@ -32,6 +32,7 @@ class AblationChart(FigureCanvasQTAgg):
         """Bars for the first MAX_BARS filters of a ranking (already sorted, largest effect first)."""
         self._filters = list(filters[:MAX_BARS])
         values = list(effects[:MAX_BARS])
+        self.stale, self._stale_note, self._bars = False, None, []
         with sns.axes_style("whitegrid"), sns.plotting_context("notebook", font_scale=0.7):
             self.ax.clear()
             if not self._filters:
@@ -50,6 +51,22 @@ class AblationChart(FigureCanvasQTAgg):
                 self.ax.set_ylabel("mean |output change|")
                 self.ax.ticklabel_format(axis="y", style="sci", scilimits=(-2, 3))
                 self.ax.set_title(title, fontsize="medium")
+        self.draw_idle()
+
+    def set_stale(self, stale: bool) -> None:
+        """Grey the ranking out, with a note, once the input, masks or layer differ from the scan's."""
+        if not self._bars or stale == self.stale:
+            return
+        self.stale = stale
+        for bar in self._bars:
+            bar.set_alpha(0.3 if stale else 1.0)
+        if self._stale_note is not None:
+            self._stale_note.remove()
+            self._stale_note = None
+        if stale:
+            self._stale_note = self.ax.text(0.5, 0.95, "stale: the input, masks or layer changed since this scan",
+                                            ha="center", va="top", transform=self.ax.transAxes, color="#b00020",
+                                            fontsize="small")
         self.draw_idle()
 
     def _on_pick(self, event) -> None:
