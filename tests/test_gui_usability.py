@@ -274,3 +274,40 @@ def test_the_ablation_scan_says_how_far_it_is_and_marks_its_chart_stale(qtbot, t
     assert "stale" in tab.chart._stale_note.get_text()
     tab.undo_stack.undo()  # back to the scanned state
     qtbot.waitUntil(lambda: not tab.chart.stale, timeout=3000)
+
+
+def test_maps_read_as_numbers_hover_readout_and_colour_bars(qtbot, tiny_run, workbench_home):
+    from PyQt5.QtCore import QPointF
+    from PyQt5.QtGui import QMouseEvent
+    from PyQt5.QtWidgets import QApplication
+
+    from tests.test_gui_test_tab import click_tile
+
+    tab = make_test_tab(qtbot)
+    assert tab.open_model(str(tiny_run))
+    qtbot.waitUntil(lambda: tab.panels["after"].viewer.has_image(), timeout=5000)
+    grid = tab.grid
+    tile = 2
+    x, y, w, h = grid.tiles[tile]
+    channel = tab._grid.tiles[tile].channel
+    response = tab.model.probes[tab.which].response(tab.layer)[0, channel]
+    rows, cols = response.shape
+    # The cursor over the last pixel of map `channel`: its value is shown.
+    pos = grid.mapFromScene(x + w * (cols - 0.5) / cols, y + h * (rows - 0.5) / rows)
+    # A move with no button held, as the window system sends it (QTest's mouseMove does not, offscreen).
+    QApplication.sendEvent(grid.viewport(), QMouseEvent(QMouseEvent.MouseMove, QPointF(pos), Qt.NoButton,
+                                                        Qt.NoButton, Qt.NoModifier))
+    qtbot.waitUntil(lambda: tab.hover_label.text().startswith(f"map {channel} · x {cols - 1}, y {rows - 1}"),
+                    timeout=3000)
+    assert f"{float(response[rows - 1, cols - 1]):.4g}" in tab.hover_label.text()
+
+    assert tab.grid_bar.text() == "each map from its own min to its max"
+    tab.mode.setCurrentIndex(tab.mode.findData("select"))
+    click_tile(qtbot, tab, tile)
+    lo, hi = float(response.min()), float(response.max())
+    qtbot.waitUntil(lambda: tab.grid_bar.text() == f"{lo:.3g} … {hi:.3g} map {channel}", timeout=3000)
+    tab.normalize.setCurrentIndex(tab.normalize.findData("layer"))
+    layer = tab.model.probes[tab.which].response(tab.layer)[0]
+    qtbot.waitUntil(lambda: tab.grid_bar.text() == f"{float(layer.min()):.3g} … {float(layer.max()):.3g} whole layer",
+                    timeout=3000)
+    assert tab.difference_bar.text().startswith("0 … ") and "|after − before|" in tab.difference_bar.text()

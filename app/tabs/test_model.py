@@ -206,6 +206,17 @@ class InspectedModel:
         return render_map(self.probes[which].response(layer), channel, colormap=colormap)
 
     @_locked
+    def value_range(self, which: str, layer: int, channel: int | None = None) -> tuple[float, float]:
+        """Min and max of a layer's response (of one map when `channel` is given)."""
+        response = self.probes[which].response(layer)[0]
+        values = response if channel is None else response[channel]
+        return float(values.min()), float(values.max())
+
+    @_locked
+    def activation(self, which: str, layer: int, channel: int, row: int, col: int) -> float:
+        return float(self.probes[which].response(layer)[0, channel, row, col])
+
+    @_locked
     def marks(self, which: str, layer: int) -> dict[int, float | None]:
         """Per edited filter of a layer: its gain, or None when the gain varies over the map (a region)."""
         gain = self.masks[which].tensor(layer)

@@ -36,6 +36,7 @@ from cyclegan_workbench.app.tabs.mask_history import MaskEdit
 from cyclegan_workbench.app.tabs.test_model import InspectedModel
 from cyclegan_workbench.app.tabs.view_worker import ViewWorker
 from cyclegan_workbench.app.widgets.ablation_chart import AblationChart
+from cyclegan_workbench.app.widgets.color_bar import ColorBar
 from cyclegan_workbench.app.widgets.image_viewer import ImagePanel
 from cyclegan_workbench.app.widgets.input_browser import (
     InputBrowser,
@@ -171,6 +172,11 @@ class TestTab(QWidget):
         self.grid = ResponseGrid()
         self.grid.tile_clicked.connect(self._on_tile_clicked)
         self.grid.region_drawn.connect(self._on_region_drawn)
+        self.grid.hovered.connect(self._on_grid_hovered)
+        self.grid_bar = ColorBar()
+        self.hover_label = QLabel("Point at a map to read its values")
+        self.hover_label.setStyleSheet("color: #555;")
+        self.hover_label.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)
 
         self.gain = QDoubleSpinBox()
         self.gain.setRange(0.0, 3.0)
@@ -211,6 +217,8 @@ class TestTab(QWidget):
         v.addLayout(mode_row)
         v.addLayout(view_row)
         v.addWidget(self.grid, 1)
+        v.addWidget(self.grid_bar)
+        v.addWidget(self.hover_label)
         v.addLayout(gain_row)
         v.addWidget(self._actions_box())
         return col
@@ -266,6 +274,8 @@ class TestTab(QWidget):
         grid.setSpacing(4)
         for i, key in enumerate(("input", "before", "after", "map", "difference", "reconstruction")):
             grid.addWidget(self.panels[key], i // 3, i % 3)
+        self.difference_bar = ColorBar()
+        grid.addWidget(self.difference_bar, 2, 1)  # under the difference panel
         self.numbers = QLabel("")
         self.numbers.setWordWrap(True)
         self.numbers.setTextInteractionFlags(Qt.TextSelectableByMouse)
@@ -482,6 +492,27 @@ class TestTab(QWidget):
         self._edit(lambda m: m.scale_layer(self.layer, self.gain.value()),
                    f"layer {self.layer} × {self.gain.value():g}")
 
+    def _on_grid_hovered(self, tile: int, row: int, col: int) -> None:
+        if tile < 0 or self.model is None or self._grid is None or tile >= len(self._grid.tiles):
+            self.hover_label.setText("Point at a map to read its values")
+            return
+        channel = self._grid.tiles[tile].channel
+        value = self.model.activation(self.which, self.layer, channel, row, col)
+        gain = float(self.model.masks[self.which].gain(self.layer)[channel, row, col])
+        self.hover_label.setText(f"map {channel} · x {col}, y {row} · activation {value:.4g}"
+                                 + ("" if gain == 1 else f" (after gain × {gain:g})"))
+
+    def _show_color_bars(self, view) -> None:
+        m, which, layer = self.model, self.which, self.layer
+        colormap = self.colormap.currentText()
+        if self.normalize.currentData() == "layer":
+            self.grid_bar.set_range(colormap, *m.value_range(which, layer), "whole layer")
+        elif self.filter is not None:
+            self.grid_bar.set_range(colormap, *m.value_range(which, layer, self.filter), f"map {self.filter}")
+        else:
+            self.grid_bar.set_range(colormap, None, None, "each map from its own min to its max")
+        self.difference_bar.set_range("magma", 0.0, max(view.max_change, 1e-6), "|after − before|")
+
     def _on_bar_clicked(self, channel: int) -> None:
         self.filter = channel
         self.refresh()
@@ -688,6 +719,7 @@ class TestTab(QWidget):
                                                  view.reconstruction is not None else
                                                  "Only one generator is open, so there is no cycle")
         self.numbers.setText(view.numbers())
+        self._show_color_bars(view)
         edits = m.masks[which].describe()
         edited = m.masks[which].edited_layers()
         shown = ", ".join(map(str, edited[:8])) + (", …" if len(edited) > 8 else "")

@@ -27,6 +27,7 @@ MODES = ("toggle", "select", "rect", "paint")
 class ResponseGrid(ImageViewer):
     tile_clicked = pyqtSignal(int)
     region_drawn = pyqtSignal(int, object)  # map index, bool array (map height x map width)
+    hovered = pyqtSignal(int, int, int)  # tile, row, column in map pixels under the cursor; tile -1: none
 
     def __init__(self, parent=None, placeholder: str = "Open a model to see its layer responses"):
         super().__init__(parent, placeholder=placeholder)
@@ -42,6 +43,8 @@ class ResponseGrid(ImageViewer):
         self._drag_tile: int | None = None
         self._drag_start: QPointF | None = None
         self.pixel_clicked.connect(self._on_pixel_clicked)
+        self.viewport().setMouseTracking(True)  # hover readout without a button held
+        self._hover: tuple[int, int, int] = (-1, 0, 0)
 
     # --- content ---------------------------------------------------------------------------------
     def set_grid(self, image: np.ndarray | None, tiles, map_shape: tuple[int, int]) -> None:
@@ -101,10 +104,15 @@ class ResponseGrid(ImageViewer):
             self._selection = None
         if selected is not None and selected < len(self.tiles):
             x, y, w, h = self.tiles[selected]
-            self._selection = QGraphicsRectItem(QRectF(x - 0.5, y - 0.5, w + 1, h + 1))
-            pen = QPen(QColor(255, 220, 0), 2)
-            pen.setCosmetic(True)
-            self._selection.setPen(pen)
+            # Drawn outside the tile with a fixed screen width (cosmetic pens), so it stays visible however
+            # small the maps are; a dark halo keeps the yellow readable on bright maps.
+            self._selection = QGraphicsRectItem(QRectF(x - 1, y - 1, w + 2, h + 2))
+            halo = QGraphicsRectItem(QRectF(x - 1, y - 1, w + 2, h + 2), self._selection)
+            for item, color, width in ((halo, QColor(0, 0, 0), 5), (self._selection, QColor(255, 220, 0), 3)):
+                pen = QPen(color, width)
+                pen.setCosmetic(True)
+                item.setPen(pen)
+            halo.setFlag(QGraphicsRectItem.ItemStacksBehindParent)
             scene.addItem(self._selection)
 
     # --- clicks ----------------------------------------------------------------------------------
@@ -193,7 +201,24 @@ class ResponseGrid(ImageViewer):
                 self._draft.setRect(QRectF(self._drag_start, p).normalized())
             event.accept()
             return
+        self._update_hover(self.mapToScene(event.pos()))
         super().mouseMoveEvent(event)
+
+    def _update_hover(self, p: QPointF) -> None:
+        index = self.tile_at(p.x(), p.y()) if self.tiles else None
+        hover = (-1, 0, 0)
+        if index is not None:
+            col, row = self._map_point(index, p)
+            hover = (index, int(row), int(col))
+        if hover != self._hover:
+            self._hover = hover
+            self.hovered.emit(*hover)
+
+    def leaveEvent(self, event) -> None:
+        if self._hover[0] != -1:
+            self._hover = (-1, 0, 0)
+            self.hovered.emit(-1, 0, 0)
+        super().leaveEvent(event)
 
     def mouseReleaseEvent(self, event) -> None:
         if self._drag_tile is not None and event.button() == Qt.LeftButton:
