@@ -311,3 +311,25 @@ def test_maps_read_as_numbers_hover_readout_and_colour_bars(qtbot, tiny_run, wor
     qtbot.waitUntil(lambda: tab.grid_bar.text() == f"{float(layer.min()):.3g} … {float(layer.max()):.3g} whole layer",
                     timeout=3000)
     assert tab.difference_bar.text().startswith("0 … ") and "|after − before|" in tab.difference_bar.text()
+
+
+def test_a_single_panel_exports_at_full_resolution_and_to_the_clipboard(qtbot, tmp_path):
+    import numpy as np
+    from PyQt5.QtWidgets import QApplication
+
+    from cyclegan_workbench.app.widgets.image_viewer import ImagePanel
+    from cyclegan_workbench.data.images import read_image
+
+    panel = ImagePanel("after")
+    qtbot.addWidget(panel)
+    panel.resize(120, 120)  # shown far smaller than the image
+    panel.show()
+    image = np.zeros((256, 256, 3), np.uint8)
+    image[64:192, 64:192, 0] = 255  # a red square
+    panel.set_image(image)
+    panel.viewer.save_image(str(tmp_path / "after.png"))
+    np.testing.assert_array_equal(read_image(tmp_path / "after.png"), image)
+    panel.viewer.copy_image()
+    copied = QApplication.clipboard().image()
+    assert (copied.width(), copied.height()) == (256, 256)
+    assert copied.pixelColor(128, 128).red() == 255 and copied.pixelColor(128, 128).green() == 0

@@ -10,15 +10,20 @@ import numpy as np
 from PyQt5.QtCore import QPoint, QPointF, QRectF, Qt, pyqtSignal
 from PyQt5.QtGui import QColor, QImage, QPainter, QPixmap
 from PyQt5.QtWidgets import (
+    QApplication,
+    QFileDialog,
     QFrame,
     QGraphicsPixmapItem,
     QGraphicsScene,
     QGraphicsView,
     QLabel,
+    QMenu,
     QSizePolicy,
     QVBoxLayout,
     QWidget,
 )
+
+from cyclegan_workbench.data.errors import UserError
 
 _FORMATS = {1: QImage.Format_Grayscale8, 3: QImage.Format_RGB888, 4: QImage.Format_RGBA8888}
 MIN_ZOOM, MAX_ZOOM = 0.05, 64.0
@@ -86,6 +91,40 @@ class ImageViewer(QGraphicsView):
 
     def image(self) -> np.ndarray | None:
         return self._array
+
+    # --- export ----------------------------------------------------------------------------------
+    def save_image(self, path: str) -> None:
+        """The image at its own resolution (not a screen grab), as PNG or JPEG by the file's suffix."""
+        from cyclegan_workbench.data.images import write_image
+
+        if self._array is None:
+            raise UserError("there is no image in this panel to save")
+        write_image(path, self._array)
+
+    def copy_image(self) -> None:
+        """The image at its own resolution on the clipboard."""
+        if self._array is not None:
+            QApplication.clipboard().setImage(array_to_qimage(self._array).copy())
+
+    def contextMenuEvent(self, event) -> None:
+        menu = QMenu(self)
+        save = menu.addAction("Save image at full resolution…", self._save_dialog)
+        copy = menu.addAction("Copy image", self.copy_image)
+        menu.addSeparator()
+        menu.addAction("Fit (F, double-click)", self.fit)
+        for action in (save, copy):
+            action.setEnabled(self._array is not None)
+        menu.exec_(event.globalPos())
+
+    def _save_dialog(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Save the image", "image.png", "PNG (*.png);;JPEG (*.jpg)")
+        if path:
+            try:
+                self.save_image(path)
+            except UserError as exc:
+                from cyclegan_workbench.app.dialogs import show_warning
+
+                show_warning(self, "Cannot save the image", str(exc))
 
     def has_image(self) -> bool:
         return self._array is not None
