@@ -333,3 +333,42 @@ def test_a_single_panel_exports_at_full_resolution_and_to_the_clipboard(qtbot, t
     copied = QApplication.clipboard().image()
     assert (copied.width(), copied.height()) == (256, 256)
     assert copied.pixelColor(128, 128).red() == 255 and copied.pixelColor(128, 128).green() == 0
+
+
+def test_compare_two_layers_and_the_same_layer_of_another_epoch(qtbot, tiny_run, workbench_home, tmp_path):
+    import numpy as np
+
+    tab = make_test_tab(qtbot)
+    assert tab.open_model(str(tiny_run))
+    qtbot.waitUntil(lambda: tab.panels["after"].viewer.has_image(), timeout=5000)
+    dialog = tab.open_compare()
+    qtbot.addWidget(dialog)
+    graph = tab.model.graphs[tab.which]
+    left, right = dialog.left, dialog.right
+    assert left.layer.currentData() == tab.layer and right.layer.currentData() == tab.layer - 1
+    expected = {side: tab.model.grid(tab.which, side.layer.currentData()).image.shape for side in (left, right)}
+    for side in (left, right):
+        assert side.panel.viewer.image().shape == expected[side]
+    assert left.panel.viewer.image().shape != right.panel.viewer.image().shape  # two different layers
+
+    # The same layer of another model: an untrained copy of this generator, on the same input.
+    import torch
+
+    from cyclegan_workbench.models.networks import UnetGenerator
+
+    torch.manual_seed(5)
+    other = tmp_path / "latest_net_G_B.pth"
+    torch.save(UnetGenerator(1, 3, 3, 4, "instance").state_dict(), other)
+    right.layer.setCurrentIndex(left.layer.currentIndex())
+    assert dialog.open_model(right, str(other))
+    assert right.layer.currentData() == left.layer.currentData() and "latest_net_G_B.pth" in right.source.text()
+    a, b = left.panel.viewer.image(), right.panel.viewer.image()
+    assert a.shape == b.shape and not np.array_equal(a, b)
+    np.testing.assert_array_equal(right.model.inputs[right.which], tab.model.inputs[tab.which])
+    assert len(graph.layers) == left.layer.count()
+
+    # A new input in the Test tab reaches both sides.
+    before = a.copy()
+    tab.inputs.tabs.setCurrentWidget(tab.inputs.thumbnails)
+    tab.inputs.thumbnails.setCurrentRow(3)
+    qtbot.waitUntil(lambda: not np.array_equal(left.panel.viewer.image(), before), timeout=3000)

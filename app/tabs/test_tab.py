@@ -32,6 +32,7 @@ from PyQt5.QtWidgets import (
 
 from cyclegan_workbench.app import locations
 from cyclegan_workbench.app.dialogs import show_error, show_warning
+from cyclegan_workbench.app.tabs.compare_view import CompareDialog
 from cyclegan_workbench.app.tabs.mask_history import MaskEdit
 from cyclegan_workbench.app.tabs.test_model import InspectedModel
 from cyclegan_workbench.app.tabs.view_worker import ViewWorker
@@ -109,9 +110,14 @@ class TestTab(QWidget):
                                  "Change it to see a generator on larger or smaller images; a U-Net needs a "
                                  "multiple of 2 to the power of its downsamplings.")
         self.size_box.valueChanged.connect(self._on_size_changed)
+        self.compare_button = QPushButton("Compare…")
+        self.compare_button.setToolTip("Two layers side by side, or the same layer of another model (another "
+                                       "epoch, another run), on the current input")
+        self.compare_button.clicked.connect(self.open_compare)
+        self.compare: CompareDialog | None = None
         top = QHBoxLayout()
         for w in (self.open_run_button, self.open_pth_button, QLabel("Generator"), self.generator,
-                  QLabel("Size"), self.size_box):
+                  QLabel("Size"), self.size_box, self.compare_button):
             top.addWidget(w)
         top.addWidget(self.model_label, 1)
 
@@ -325,6 +331,7 @@ class TestTab(QWidget):
         self.stack.setCurrentIndex(1 if on else 0)
         self.generator.setEnabled(on)
         self.size_box.setEnabled(on)
+        self.compare_button.setEnabled(on)
 
     def export_widget(self) -> QWidget:
         return self.panels_widget if self.model is not None else self
@@ -343,6 +350,8 @@ class TestTab(QWidget):
         except UserError as exc:
             show_warning(self, "Cannot open the model", str(exc))
             return False
+        if self.compare is not None:  # it compares with the model being replaced
+            self.compare.close()
         self.model = model
         self.undo_stack.clear()  # the history belongs to the masks of the model it edited
         self.size_box.blockSignals(True)
@@ -402,6 +411,21 @@ class TestTab(QWidget):
         self.chart.show_ranking([], [], "")
         self._scan_key = None
         self.refresh()
+
+    def open_compare(self) -> CompareDialog | None:
+        if self.model is None or not self.model.has_input(self.which):
+            return None
+        if self.compare is not None:
+            self.compare.close()
+        dialog = self.compare = CompareDialog(self)
+        dialog.finished.connect(lambda _: self._forget_compare(dialog))
+        dialog.start()
+        dialog.show()
+        return dialog
+
+    def _forget_compare(self, dialog) -> None:
+        if self.compare is dialog:
+            self.compare = None
 
     def _on_size_changed(self, size: int) -> None:
         if self.model is None or size == self.model.size:
@@ -720,6 +744,8 @@ class TestTab(QWidget):
                                                  "Only one generator is open, so there is no cycle")
         self.numbers.setText(view.numbers())
         self._show_color_bars(view)
+        if self.compare is not None:
+            self.compare.update_view()
         edits = m.masks[which].describe()
         edited = m.masks[which].edited_layers()
         shown = ", ".join(map(str, edited[:8])) + (", …" if len(edited) > 8 else "")
