@@ -1,6 +1,8 @@
-"""Render each tab of the workbench under a real X server to docs/screenshots/{train,test,dataset}.png.
+"""Render each tab of the workbench under a real X server to docs/screenshots/{train,test,dataset}.png,
+then check that the window fits a 1024x700 laptop screen and a 1920x1080 monitor.
 
     python scripts/screenshots.py [--out docs/screenshots] [--size 1280x800] [--model RUN_DIR]
+    python scripts/screenshots.py --fit 1024x700 [--out DIR]     # only the fit check, on a screen that size
 
 Without $DISPLAY it starts its own Xvfb (apt-get install xvfb). Everything it writes besides the PNGs
 (a small dataset, a short training run) goes to a temporary folder. The Test tab shows --model, else
@@ -11,6 +13,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -51,12 +54,22 @@ def main() -> int:
     parser.add_argument("--out", default=str(ROOT / "docs" / "screenshots"))
     parser.add_argument("--size", default="1280x800")
     parser.add_argument("--model", help="run folder for the Test tab")
+    parser.add_argument("--fit", metavar="WxH", help="only check how the window fits a screen of this size")
     args = parser.parse_args()
+    if args.fit and not os.environ.get("SCREENSHOT_FIT_CHILD"):
+        os.environ["SCREENSHOT_FIT_CHILD"] = "1"  # a private Xvfb of exactly that size, whatever $DISPLAY is
+        return rerun_under_xvfb(__file__, sys.argv[1:], args.fit)
+    if args.fit:
+        os.environ["QT_QPA_PLATFORM"] = "xcb"
+        return check_fit(Path(args.out), args.fit)
     if not os.environ.get("DISPLAY"):
         try:
-            return rerun_under_xvfb(__file__, sys.argv[1:], args.size)
+            status = rerun_under_xvfb(__file__, sys.argv[1:], args.size)
         except RuntimeError as exc:
             sys.exit(f"no $DISPLAY, and {exc}: run under an X server or install it")
+        for size in FIT_SIZES:
+            status |= subprocess.call([sys.executable, __file__, "--fit", size, "--out", args.out])
+        return status
     width, height = (int(v) for v in args.size.split("x"))
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -65,6 +78,50 @@ def main() -> int:
     os.environ["QT_QPA_PLATFORM"] = "xcb"
     try:
         return render(out, width, height, work, args.model)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+FIT_SIZES = ("1024x700", "1920x1080")
+
+
+def check_fit(out: Path, size: str) -> int:
+    """A first start (no saved geometry) on a screen of `size`: the window lies within the screen's
+    available area, is no smaller than its layout's minimum, and every tab is shown whole; one PNG per tab."""
+    from PyQt5.QtCore import QSettings
+    from PyQt5.QtWidgets import QApplication
+
+    from cyclegan_workbench.app.main_window import MainWindow
+
+    work = Path(tempfile.mkdtemp(prefix="workbench-fit-"))
+    os.environ["CYCLEGAN_WORKBENCH_DATA"] = str(work / "data")
+    try:
+        app = QApplication([sys.argv[0]])
+        window = MainWindow(QSettings(str(work / "settings.ini"), QSettings.IniFormat))
+        window.show()
+        window.test_tab.open_default()
+        wait(app, 1.0)
+        area = window.screen().availableGeometry()
+        frame, minimum = window.frameGeometry(), window.minimumSizeHint()
+        problems = []
+        if not area.contains(frame):
+            problems.append(f"the window {frame.width()}x{frame.height()} at {frame.x()},{frame.y()} leaves the "
+                            f"screen's {area.width()}x{area.height()}")
+        if window.width() < minimum.width() or window.height() < minimum.height():
+            problems.append(f"the window is smaller than its layout's minimum {minimum.width()}x{minimum.height()}")
+        out.mkdir(parents=True, exist_ok=True)
+        for index, name in enumerate(("train", "test", "dataset")):
+            window.tabs.setCurrentIndex(index)
+            wait(app, 0.5)
+            tab = window.tabs.currentWidget()
+            if tab.width() < tab.minimumSizeHint().width() or tab.height() < tab.minimumSizeHint().height():
+                problems.append(f"the {name} tab is cut: {tab.width()}x{tab.height()} shown, "
+                                f"{tab.minimumSizeHint().width()}x{tab.minimumSizeHint().height()} needed")
+            window.grab().save(str(out / f"fit-{size}-{name}.png"))
+        window.close()
+        print(f"screen {size}: window {window.width()}x{window.height()}, minimum "
+              f"{minimum.width()}x{minimum.height()}: " + ("; ".join(problems) if problems else "fits"))
+        return 1 if problems else 0
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -308,11 +308,11 @@ class TestTab(QWidget):
         scan_row = QHBoxLayout()
         for w in (self.scan_button, self.scan_accuracy, self.scan_cancel):
             scan_row.addWidget(w)
-        scan_row.addWidget(self.scan_progress, 1)
-        self.scan_progress.setMinimumWidth(40)
+        scan_row.addStretch(1)
         box = QGroupBox("Ablation scan")
         bv = QVBoxLayout(box)
         bv.addLayout(scan_row)
+        bv.addWidget(self.scan_progress)  # a line of its own: its text stays readable in a narrow column
         bv.addWidget(self.chart, 1)
 
         col = QSplitter(Qt.Vertical)
@@ -535,7 +535,7 @@ class TestTab(QWidget):
             self.grid_bar.set_range(colormap, *m.value_range(which, layer, self.filter), f"map {self.filter}")
         else:
             self.grid_bar.set_range(colormap, None, None, "each map from its own min to its max")
-        self.difference_bar.set_range("magma", 0.0, max(view.max_change, 1e-6), "|after − before|")
+        self.difference_bar.set_range("magma", 0.0, max(view.max_change, 1e-6))
 
     def _on_bar_clicked(self, channel: int) -> None:
         self.filter = channel
