@@ -2,7 +2,8 @@
 from setuptools import setup
 
 NAMESPACE = "cyclegan_workbench"
-FOLDERS = ["app", "app.cli", "app.tabs", "app.widgets", "models", "data", "visualization", "resources"]
+FOLDERS = ["app", "app.cli", "app.tabs", "app.widgets", "models", "data", "visualization",
+           "visualization.experiments", "resources"]
 
 setup(
     name="cyclegan-workbench",

@@ -1,10 +1,13 @@
 """The main window's Experiments menu: the reproduction's experiments on the Test tab's loaded model.
 
 Owns the menu, the one running ExperimentWorker (one experiment at a time), its non-modal progress
-dialog, and the result windows it opens. The experiment runs on the loaded run's gray -> RGB
-generator (whichever of G_A / G_B maps 1 -> 3 channels); the worker copies that generator, so the
-Test tab stays usable meanwhile and its masks are never touched. The architecture comparison needs
-several trained runs and is left to `cyclegan-workbench reproduce`.
+dialog, and the result windows it opens. The entries are the registered experiments'
+(visualization.experiments.registry), each with its own menu text, tip and, where it asks for one, a
+whole number (e.g. the skip level) asked for before it starts. The experiment runs on the loaded run's
+gray -> RGB generator (whichever of G_A / G_B maps 1 -> 3 channels); the worker copies that generator,
+so the Test tab stays usable meanwhile and its masks are never touched. Experiments that need several
+trained runs (no run_on_loaded_model) are listed disabled below a separator: `cyclegan-workbench
+reproduce` runs them.
 """
 from __future__ import annotations
 
@@ -15,26 +18,14 @@ from cyclegan_workbench.app.dialogs import show_error, show_warning
 from cyclegan_workbench.app.experiment_dialog import ExperimentDialog
 from cyclegan_workbench.app.workers import ExperimentWorker
 from cyclegan_workbench.data.errors import UserError
+from cyclegan_workbench.visualization.experiments.registry import experiment, experiments
 
-# (key of visualization.experiments, menu text, status tip)
-ENTRIES = (
-    ("bottleneck", "&Bottleneck nullification",
-     "Accuracy and outputs with the bottleneck's responses zeroed vs intact"),
-    ("skip", "First &skip connection isolated…",
-     "Only one skip connection carries the input (everything below it zeroed): is colour left on edges or "
-     "interiors?"),
-    ("unseen", "&Unseen figures",
-     "Rectangles from square to 1:6 and other shapes the model never saw: which colour, and where"),
-    ("background", "Background &gray-level sweep",
-     "Colourization accuracy on backgrounds from 0 to 255"),
-    ("filters", "&Filter ranking (bottleneck + first layer)",
-     "Nullify each filter of the bottleneck and of the first layer in turn; rank them by their effect"),
-    ("shift", "S&hifted figures (centred vs shifted)",
-     "The loaded generator on centred test figures and on the same figures randomly shifted"),
-)
-ARCHITECTURES_TIP = ("The architecture comparison trains several models; run it with "
-                     "`cyclegan-workbench reproduce --out REPORT_DIR`")
 PROGRESS_STEPS = 1000
+
+
+def menu_title(key: str) -> str:
+    """An experiment's menu text without its mnemonic and ellipsis, for dialogs and the status bar."""
+    return experiment(key).menu.text.replace("&", "").rstrip("…")
 
 
 def colourizer_of(model, preferred: str) -> str:
@@ -68,22 +59,29 @@ class ExperimentsMenu(QObject):
         self.last_outcome = None
         self.menu = QMenu("E&xperiments", window)
         self.menu.setToolTipsVisible(True)
-        self.actions: dict[str, QAction] = {}
-        for key, text, tip in ENTRIES:
-            action = self.menu.addAction(text)
-            action.setStatusTip(tip)
-            action.setToolTip(tip)
-            action.triggered.connect(lambda _=False, k=key: self._on_triggered(k))
-            self.actions[key] = action
+        by_order = sorted(experiments(), key=lambda e: e.menu.order)
+        self.actions: dict[str, QAction] = {}  # the experiments that run on the loaded model
+        for described in by_order:
+            if described.run_on_loaded_model is not None:
+                action = self._add_action(described)
+                action.triggered.connect(lambda _=False, k=described.key: self._on_triggered(k))
+                self.actions[described.key] = action
         self.menu.addSeparator()
-        self.architectures = self.menu.addAction("Architecture comparison (cyclegan-workbench reproduce)")
-        self.architectures.setEnabled(False)
-        self.architectures.setStatusTip(ARCHITECTURES_TIP)
-        self.architectures.setToolTip(ARCHITECTURES_TIP)
+        self.reproduce_only: dict[str, QAction] = {}  # the ones only `cyclegan-workbench reproduce` runs
+        for described in by_order:
+            if described.run_on_loaded_model is None:
+                self.reproduce_only[described.key] = self._add_action(described)
+                self.reproduce_only[described.key].setEnabled(False)
         self.menu.menuAction().setStatusTip("The reproduction's experiments on the Test tab's model "
                                             "(open one there first)")
         test_tab.model_changed.connect(self._update_enabled)
         self._update_enabled()
+
+    def _add_action(self, described) -> QAction:
+        action = self.menu.addAction(described.menu.text)
+        action.setStatusTip(described.menu.tip)
+        action.setToolTip(described.menu.tip)
+        return action
 
     # --- state -----------------------------------------------------------------------------------
     @property
@@ -102,7 +100,9 @@ class ExperimentsMenu(QObject):
 
     # --- starting --------------------------------------------------------------------------------
     def _on_triggered(self, key: str) -> None:
-        if key != "skip":
+        described = experiment(key)
+        question = described.menu.ask
+        if question is None:
             self.run(key)
             return
         model = self.test_tab.model
@@ -111,24 +111,25 @@ class ExperimentsMenu(QObject):
         except UserError as exc:
             show_warning(self.window, "No colourizer to study", str(exc))
             return
-        levels = model.graphs[which].skip_levels if which else []
-        if not levels:
-            show_warning(self.window, "No skip connections", f"{which} has no skip connections to isolate.")
+        allowed = question.choices(model.graphs[which]) if which else []
+        if not allowed:
+            show_warning(self.window, question.none_title, question.none_message.format(generator=which))
             return
         # Opened, not exec'd: the event loop keeps running while the question is asked.
         ask = QInputDialog(self.window)
-        ask.setObjectName("skip_level_dialog")
+        ask.setObjectName(f"{key}_{question.option}_dialog")
         ask.setAttribute(Qt.WA_DeleteOnClose, True)
-        ask.setWindowTitle("First skip connection isolated")
-        ask.setLabelText(f"Skip connection level to keep (1 = full resolution, up to {max(levels)}):")
+        ask.setWindowTitle(described.title)
+        ask.setLabelText(question.label.format(max=max(allowed)))
         ask.setInputMode(QInputDialog.IntInput)
-        ask.setIntRange(min(levels), max(levels))
-        ask.setIntValue(1 if 1 in levels else min(levels))
-        ask.intValueSelected.connect(lambda level: self.run("skip", level=level))
+        ask.setIntRange(min(allowed), max(allowed))
+        ask.setIntValue(question.preferred if question.preferred in allowed else min(allowed))
+        ask.intValueSelected.connect(lambda value: self.run(key, **{question.option: value}))
         ask.open()
 
-    def run(self, key: str, level: int = 1) -> bool:
-        """Start experiment `key` on the Test tab's model; False (with a message) when it cannot start."""
+    def run(self, key: str, **options) -> bool:
+        """Start experiment `key` on the Test tab's model with the experiment's own `options` (e.g. level=2);
+        False (with a message) when it cannot start."""
         model = self.test_tab.model
         if model is None:
             show_warning(self.window, "No model", "Open a run or a .pth in the Test tab first.")
@@ -141,8 +142,8 @@ class ExperimentsMenu(QObject):
         except UserError as exc:
             show_warning(self.window, "No colourizer to study", str(exc))
             return False
-        title = dict((k, t) for k, t, _ in ENTRIES)[key].replace("&", "").rstrip("…")
-        self.worker = ExperimentWorker(key, model.nets[which], model.size, model.dataroot, level=level,
+        title = menu_title(key)
+        self.worker = ExperimentWorker(key, model.nets[which], model.size, model.dataroot, options=options,
                                        model=model.description, generator=which)
         self.worker.signals.progressed.connect(self._on_progressed)
         self.worker.signals.failed.connect(lambda message: show_error(self.window, f"{title} failed", message))

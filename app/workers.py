@@ -339,62 +339,10 @@ class ExperimentOutcome:
     inputs: str  # where the images came from, in words
 
 
-def run_loaded_experiment(key: str, graph, size: int, dataset: str = "", level: int = 1, images: int = 40,
-                          progress=None, cancelled=None):
-    """Experiment `key` (experiments.LOADED_MODEL_EXPERIMENTS) on one parsed gray -> RGB generator.
-
-    With a generated dataset (its manifest) the test images are its test split and the rendered figures
-    use its parameters, as experiments.run_experiment does; without one (a bare .pth, a folder of
-    images) the figures are rendered in memory from the default toy-dataset parameters. Returns
-    (ExperimentResult, description of the inputs).
-    """
-    from cyclegan_workbench.data.shapes import ShapeDatasetParams, load_manifest
-    from cyclegan_workbench.visualization import experiments as ex
-
-    manifest = None
-    if dataset:
-        try:
-            manifest = load_manifest(dataset)
-        except UserError:
-            manifest = None
-    if manifest is not None:
-        params = ShapeDatasetParams.from_dict(manifest["params"])
-        colours = {k: tuple(v) for k, v in manifest["class_colors"].items()}
-        source = f"the parameters of dataset {dataset}"
-    else:
-        params = ShapeDatasetParams()
-        colours = params.class_colors()
-        missing = f"no generated dataset at {dataset}" if dataset else "the model names no dataset"
-        source = f"the default toy-dataset parameters ({missing})"
-    hooks = {"progress": progress, "cancelled": cancelled}
-    if key == "unseen":
-        return ex.unseen_figures(graph, size, params, colours, **hooks), f"unseen figures rendered with {source}"
-    if key == "background":
-        return (ex.background_sweep(graph, size, params, colours, **hooks),
-                f"figures rendered with {source}, on each background")
-    per_class = max(1, images // max(len(params.shapes), 1))
-    if manifest is not None:
-        test, inputs = ex.balanced_test_set(dataset, size, images), f"gray test images of dataset {dataset}"
-    else:
-        test = ex.render_figures(params, size, per_class).scoring(colours)
-        inputs = f"gray test figures rendered in memory with {source}"
-    if key == "bottleneck":
-        return ex.bottleneck_nullification(graph, test, **hooks), inputs
-    if key == "skip":
-        return ex.skip_isolation(graph, test, level=level, **hooks), inputs
-    if key == "filters":
-        return ex.filter_ranking(graph, test, **hooks), inputs
-    if key == "shift":
-        shifted = ex.render_figures(ex.shifted_params(params), size, per_class).scoring(colours)
-        # The dataset's own test split is only "centred" when the dataset was made without shifts.
-        own = "centred" if not params.shift else f"test split (shift {params.shift} px)"
-        return (ex.shift_comparison({"loaded": graph}, {own: test, "shifted": shifted}, **hooks),
-                f"{inputs}, and the same number rendered with random shifts")
-    raise UserError(f"unknown experiment {key!r}: choose {', '.join(ex.LOADED_MODEL_EXPERIMENTS)}")
-
-
 class ExperimentWorker(Worker):
-    """Runs one experiment of visualization.experiments on a private copy of a generator.
+    """Runs one registered experiment (visualization.experiments.run_loaded_experiment: any experiment
+    with a run_on_loaded_model) on a private copy of a generator; `options` are the experiment's own
+    (what its menu entry asked for, e.g. {"level": 2}).
 
     `progressed((fraction, message))` at most every 50 ms; `finished(ExperimentOutcome)`, or
     finished(None) after a cancel or a failure. The experiment builds its own masks, so the Test tab's
@@ -403,10 +351,11 @@ class ExperimentWorker(Worker):
 
     job = "the experiment"
 
-    def __init__(self, key: str, net, size: int, dataset: str = "", level: int = 1, model: str = "",
+    def __init__(self, key: str, net, size: int, dataset: str = "", options: dict | None = None, model: str = "",
                  generator: str = "G_B", images: int = 40):
         super().__init__()
-        self.key, self.net, self.size, self.dataset, self.level = key, net, size, dataset, level
+        self.key, self.net, self.size, self.dataset = key, net, size, dataset
+        self.options = dict(options or {})
         self.model, self.generator, self.images = model, generator, images
         self._last_emit = -float("inf")
 
@@ -424,6 +373,7 @@ class ExperimentWorker(Worker):
             ExperimentCancelled,
             as_colourizer,
             figure_png,
+            run_loaded_experiment,
         )
 
         # The copy is made here, not in the GUI thread: a 128 px U-Net (42 M parameters) takes ~0.2 s to
@@ -435,8 +385,9 @@ class ExperimentWorker(Worker):
             return None
         try:
             graph = as_colourizer(net, self.size)
-            result, inputs = run_loaded_experiment(self.key, graph, self.size, self.dataset, self.level, self.images,
-                                                   progress=self._progress, cancelled=lambda: self.aborted)
+            result, inputs = run_loaded_experiment(self.key, graph, self.size, self.dataset, self.images,
+                                                   progress=self._progress, cancelled=lambda: self.aborted,
+                                                   **self.options)
         except ExperimentCancelled:
             return None
         pngs, images = {}, {}

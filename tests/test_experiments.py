@@ -20,6 +20,13 @@ from cyclegan_workbench.data.shapes import (
 from cyclegan_workbench.visualization import experiments as ex
 from cyclegan_workbench.visualization import measurements as ms
 from cyclegan_workbench.visualization.ablation import ScoringSet
+from cyclegan_workbench.visualization.experiments.architectures import architecture_comparison
+from cyclegan_workbench.visualization.experiments.background import background_sweep
+from cyclegan_workbench.visualization.experiments.bottleneck import bottleneck_nullification
+from cyclegan_workbench.visualization.experiments.filters import filter_ranking
+from cyclegan_workbench.visualization.experiments.shift import shift_comparison
+from cyclegan_workbench.visualization.experiments.skip import edge_interior_colour, skip_isolation
+from cyclegan_workbench.visualization.experiments.unseen import unseen_figures
 from cyclegan_workbench.visualization.parser import parse_generator
 
 RED, GREEN = (255, 0, 0), (0, 255, 0)
@@ -207,7 +214,7 @@ def test_coverage_at_keeps_half_covered_pixels():
 # --- experiment 2 ----------------------------------------------------------------------------------
 def test_zeroed_bottleneck_gives_the_accuracy_of_an_all_black_output(scoring):
     net = bottleneck_painter()
-    result = ex.bottleneck_nullification(net, scoring)
+    result = bottleneck_nullification(net, scoring)
     n = result.numbers
     assert n["bottleneck"]["index"] == 0
     black = [np.zeros((32, 32, 3), np.uint8)] * len(scoring.classes)
@@ -226,8 +233,8 @@ def test_zeroed_bottleneck_gives_the_accuracy_of_an_all_black_output(scoring):
 def test_an_experiment_stops_when_cancelled(scoring):
     calls = []
     with pytest.raises(ex.ExperimentCancelled):
-        ex.bottleneck_nullification(bottleneck_painter(), scoring, progress=lambda f, m: calls.append(f),
-                                    cancelled=lambda: True)
+        bottleneck_nullification(bottleneck_painter(), scoring, progress=lambda f, m: calls.append(f),
+                                 cancelled=lambda: True)
     assert calls == []
 
 
@@ -240,7 +247,7 @@ def test_experiments_need_the_gray_to_rgb_generator():
 # --- experiment 3 ----------------------------------------------------------------------------------
 def test_isolating_skip_1_removes_the_deep_path(scoring):
     net = SkipNet().eval()
-    result = ex.skip_isolation(net, scoring, level=1, edge_width=1)
+    result = skip_isolation(net, scoring, level=1, edge_width=1)
     n = result.numbers
     assert n["zeroed_layers"] == [2]  # down2, the bottleneck: the only contracting layer below level 1
     for region in ("edge", "interior"):
@@ -267,7 +274,7 @@ def test_edge_and_interior_colour_on_hand_made_outputs(figures, scoring):
         out[edge] = RED
         out[interior] = (128, 128, 128)
         outputs.append(out)
-    stats = ex.edge_interior_colour([outputs], scoring, edge_width=1)[0]
+    stats = edge_interior_colour([outputs], scoring, edge_width=1)[0]
     assert stats["edge"]["circle"] == 1.0 and stats["edge"]["coloured"] == 1.0
     assert stats["interior"]["other"] == 1.0 and stats["interior"]["mean_chroma"] == 0.0
     circles = sum(ms.edge_and_interior(ms.coverage_at(m, 32, 32), 1)[0].sum()
@@ -281,8 +288,8 @@ def test_unseen_squares_painted_red_in_the_centre_and_green_in_the_corners():
     # the centre region reaches 8 px from the centre (red within 8) and the corners start beyond it.
     base = ShapeDatasetParams(size=64, scale=(0.5, 0.5), rotation=0.0, antialias=False, seed=0)
     painter = RadialPainter(64, 8.0).eval()
-    result = ex.unseen_figures(painter, 64, base, COLOURS, aspects=(1.0, 6.0), per_aspect=2, shapes=["ellipse"],
-                               per_shape=1)
+    result = unseen_figures(painter, 64, base, COLOURS, aspects=(1.0, 6.0), per_aspect=2, shapes=["ellipse"],
+                            per_shape=1)
     square = result.numbers["per_aspect"][0]
     assert square["aspect"] == 1.0 and square["figures"] == 2
     assert square["centre"]["circle"] == 1.0 and square["centre"]["pixels"] > 0
@@ -299,7 +306,7 @@ def test_unseen_squares_painted_red_in_the_centre_and_green_in_the_corners():
 
 def test_colour_outside_the_figure_is_counted_per_figure_pixel():
     base = ShapeDatasetParams(size=32, antialias=False, seed=4)
-    result = ex.unseen_figures(HalfPainter(32), 32, base, COLOURS, aspects=(2.0,), per_aspect=3, shapes=[])
+    result = unseen_figures(HalfPainter(32), 32, base, COLOURS, aspects=(2.0,), per_aspect=3, shapes=[])
     figs = ex.render_figures(replace(base, shapes=("rectangle",), aspect=(2.0, 2.0), test_per_class=3), 32)
     inside = sum(int((c == 255).sum()) for c in figs.coverages)
     outside = sum(int((c == 0).sum()) for c in figs.coverages)
@@ -309,7 +316,7 @@ def test_colour_outside_the_figure_is_counted_per_figure_pixel():
 def test_unseen_figures_all_red_for_a_painter_of_every_bright_pixel():
     base = ShapeDatasetParams(size=32, antialias=False, seed=1)
     painter = RadialPainter(32, 100.0).eval()  # every shape pixel is near
-    result = ex.unseen_figures(painter, 32, base, COLOURS, aspects=(1.0, 3.0), per_aspect=2, per_shape=1)
+    result = unseen_figures(painter, 32, base, COLOURS, aspects=(1.0, 3.0), per_aspect=2, per_shape=1)
     for row in result.numbers["per_aspect"] + result.numbers["per_shape"]:
         assert row["shape_pixels"]["circle"] == 1.0
         assert row["figures_classified_as"] == {"circle": row["figures"]}
@@ -321,7 +328,7 @@ def test_unseen_figures_all_red_for_a_painter_of_every_bright_pixel():
 # --- experiment 5 ----------------------------------------------------------------------------------
 def test_background_sweep_follows_a_painter_of_the_image_mean():
     base = ShapeDatasetParams(size=32, seed=2)
-    result = ex.background_sweep(GlobalPainter(), 32, base, COLOURS, levels=(0, 128, 255), per_class=2)
+    result = background_sweep(GlobalPainter(), 32, base, COLOURS, levels=(0, 128, 255), per_class=2)
     n = result.numbers
     assert n["levels"] == [0, 255] and n["excluded_levels"] == [128]
     # Dark background: all green, so triangles are right; light background: all red, circles right.
@@ -333,14 +340,14 @@ def test_background_sweep_follows_a_painter_of_the_image_mean():
 
 def test_background_sweep_counts_the_coloured_background():
     # The bright-pixel painter leaves a black background alone and paints a white one.
-    result = ex.background_sweep(RadialPainter(32, 100.0), 32, ShapeDatasetParams(size=32, seed=2), COLOURS,
-                                 levels=(0, 255), per_class=2)
+    result = background_sweep(RadialPainter(32, 100.0), 32, ShapeDatasetParams(size=32, seed=2), COLOURS,
+                              levels=(0, 255), per_class=2)
     assert result.numbers["background_coloured"] == [0.0, 1.0]
 
 
 def test_background_sweep_refuses_levels_out_of_range():
     with pytest.raises(UserError, match="between 0 and 255"):
-        ex.background_sweep(GlobalPainter(), 32, ShapeDatasetParams(size=32), COLOURS, levels=(0, 300))
+        background_sweep(GlobalPainter(), 32, ShapeDatasetParams(size=32), COLOURS, levels=(0, 300))
 
 
 # --- experiment 6 ----------------------------------------------------------------------------------
@@ -351,7 +358,7 @@ def test_shift_comparison_scores_every_model_on_every_set():
     classes = ["circle", "circle", "triangle"]
     sets = {"left": ScoringSet(images, [left] * 3, classes, COLOURS),
             "right": ScoringSet(images, [right] * 3, classes, COLOURS)}
-    result = ex.shift_comparison({"half": HalfPainter(16), "green": GlobalPainter()}, sets, samples=2)
+    result = shift_comparison({"half": HalfPainter(16), "green": GlobalPainter()}, sets, samples=2)
     acc = result.numbers["accuracy"]
     assert acc["half"] == {"left": pytest.approx(2 / 3), "right": pytest.approx(1 / 3)}
     assert acc["green"] == {"left": pytest.approx(1 / 3), "right": pytest.approx(1 / 3)}  # mean 0 < 0: green
@@ -360,7 +367,7 @@ def test_shift_comparison_scores_every_model_on_every_set():
 
 # --- experiment 7 ----------------------------------------------------------------------------------
 def test_filter_ranking_puts_the_planted_filter_first(scoring):
-    result = ex.filter_ranking(planted_net(), scoring, top_k=2)
+    result = filter_ranking(planted_net(), scoring, top_k=2)
     layers = result.numbers["layers"]
     # The bottleneck is the last of the smallest maps that is not a bare activation: here the output tanh.
     assert [l["layer"] for l in layers] == [3, 0]
@@ -374,7 +381,7 @@ def test_filter_ranking_puts_the_planted_filter_first(scoring):
 
 def test_filter_ranking_stops_when_cancelled(scoring):
     with pytest.raises(ex.ExperimentCancelled):
-        ex.filter_ranking(planted_net(), scoring, cancelled=lambda: True)
+        filter_ranking(planted_net(), scoring, cancelled=lambda: True)
 
 
 # --- experiment 1 ----------------------------------------------------------------------------------
@@ -400,14 +407,14 @@ def _row(name, total, accuracy, val_totals):
 
 
 def test_architecture_comparison_names_the_best_and_the_validation_rise():
-    result = ex.architecture_comparison([_row("a", 3.0, 0.9, [3.0, 2.0, 2.5]), _row("b", 2.0, 0.6, [2.0, 1.9])])
+    result = architecture_comparison([_row("a", 3.0, 0.9, [3.0, 2.0, 2.5]), _row("b", 2.0, 0.6, [2.0, 1.9])])
     n = result.numbers
     assert n["best_total"] == ["b"] and n["best_accuracy"] == ["a"]
     assert n["rows"][0]["curve_summary"]["val_total_rise"] == pytest.approx(0.5)
     assert "Lowest test Total: B (2.000)" in result.reading
     assert "Highest colourization accuracy: A (90.0%)" in result.reading
     assert "A +0.500" in result.reading and "B " not in result.reading.split("over-fitting")[-1]
-    tie = ex.architecture_comparison([_row("a", 1.0, 0.5, []), _row("b", 1.0, 0.5, [])])
+    tie = architecture_comparison([_row("a", 1.0, 0.5, []), _row("b", 1.0, 0.5, [])])
     assert "all 2 models tie" in tie.reading and "too few" in tie.reading
 
 
@@ -446,7 +453,7 @@ def test_run_experiment_runs_each_menu_entry_on_one_loaded_generator(toy_dataset
     torch.manual_seed(0)
     graph = parse_generator(UnetGenerator(1, 3, 3, 4, "instance").eval(), 32)
     seen = []
-    for key in ex.LOADED_MODEL_EXPERIMENTS:
+    for key in [e.key for e in ex.loaded_model_experiments()]:
         result = ex.run_experiment(key, graph, toy_dataset, images=4, progress=lambda f, m: seen.append(f))
         assert result.key == key and result.reading and result.figures
         assert all(math.isfinite(v) for v in _leaves(result.numbers))

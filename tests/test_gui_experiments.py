@@ -22,7 +22,7 @@ def test_the_menu_is_disabled_without_a_model_and_enabled_with_one(window, tiny_
     assert not menu.isEnabled()
     entries = [a.text().replace("&", "") for a in menu.actions() if not a.isSeparator()]
     assert len(entries) == 7 and entries[0] == "Bottleneck nullification"
-    architectures = window.experiments.architectures
+    architectures = window.experiments.reproduce_only["architectures"]
     assert not architectures.isEnabled() and "reproduce" in architectures.text()
     assert "cyclegan-workbench reproduce" in architectures.statusTip()
 
@@ -114,7 +114,7 @@ def test_a_model_without_a_colourizer_gets_a_clear_message(qtbot, window, tiny_r
 
 def test_without_a_generated_dataset_the_figures_are_rendered_in_memory(tiny_run):
     from cyclegan_workbench.app.tabs.test_model import InspectedModel
-    from cyclegan_workbench.app.workers import run_loaded_experiment
+    from cyclegan_workbench.visualization.experiments import run_loaded_experiment
 
     model = InspectedModel.open(tiny_run)
     result, inputs = run_loaded_experiment("bottleneck", model.graphs["G_B"], model.size, dataset="", images=4)

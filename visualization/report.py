@@ -4,7 +4,8 @@ The report is built once as a list of blocks (headings, labelled paragraphs, tab
 to Markdown and to HTML from the same blocks, so the two never disagree. Every file is written atomically
 (temporary name, then rename): a reader never sees half a report. The numbers come from results.json's
 dict as the pipeline (visualization/reproduce.py) assembles it; the readings are the experiments' own
-neutral, generated sentences.
+neutral, generated sentences. One section per registered experiment (visualization.experiments.registry), in
+its number's order; the experiment module writes the section's Setting text and number tables.
 
 Public API
 ----------
@@ -22,7 +23,9 @@ import math
 from pathlib import Path
 
 from cyclegan_workbench.data.files import atomic_write_bytes, atomic_write_text
-from cyclegan_workbench.models.evaluation import TABLE_COLUMNS
+from cyclegan_workbench.visualization.experiments.figures import figure_png
+from cyclegan_workbench.visualization.experiments.formatting import colour_names, pct, ranges, secs
+from cyclegan_workbench.visualization.experiments.registry import experiments
 
 FIGURES_DIR = "figures"
 TITLE = "CycleGAN Workbench: reproduction of the toy colourization experiments"
@@ -30,8 +33,6 @@ TITLE = "CycleGAN Workbench: reproduction of the toy colourization experiments"
 
 # --- files ---------------------------------------------------------------------------------------
 def write_figure(out_dir: str | Path, name: str, fig) -> str:
-    from cyclegan_workbench.visualization.experiments import figure_png
-
     relative = f"{FIGURES_DIR}/{name}.png"
     atomic_write_bytes(Path(out_dir) / relative, figure_png(fig))
     return relative
@@ -62,39 +63,15 @@ def write_report(out_dir: str | Path, results: dict) -> dict[str, Path]:
     return paths
 
 
-# --- formatting helpers --------------------------------------------------------------------------
-def _pct(x) -> str:
-    return "n/a" if x is None else f"{x:.1%}"
-
-
-def _num(x, digits: int = 3) -> str:
-    if x is None:
-        return "n/a"
-    if isinstance(x, int):
-        return str(x)
-    return f"{x:.{digits}f}"
-
-
-def _secs(x) -> str:
-    if x is None:
-        return "n/a"
-    if x < 120:
-        return f"{x:.1f} s"
-    if x < 7200:
-        return f"{x / 60:.1f} min"
-    return f"{x / 3600:.1f} h"
-
-
 # --- content -------------------------------------------------------------------------------------
 def build_blocks(results: dict) -> list[tuple]:
     b: list[tuple] = [("h1", TITLE)]
     b += _intro(results)
     b += _setting(results)
-    for number, key in enumerate(("architectures", "bottleneck", "skip", "unseen", "background", "shift",
-                                  "filters"), 1):
-        exp = results.get("experiments", {}).get(key)
+    for described in experiments():
+        exp = results.get("experiments", {}).get(described.key)
         if exp is not None:
-            b += _experiment(number, exp, results)
+            b += _experiment(described, exp, results)
     b += _timings(results)
     return b
 
@@ -107,8 +84,8 @@ def _intro(r: dict) -> list[tuple]:
             "one per core other processes left free, "
             f"load average {_load(r.get('load_average_start'))} at the start and "
             f"{_load(r.get('load_average_end'))} at the end). Wall time of the invocation that wrote this report: "
-            f"{_secs(r.get('wall_seconds'))}; all stages together, including any done by earlier invocations: "
-            f"{_secs(r.get('stage_seconds_total'))} (see Timings).")
+            f"{secs(r.get('wall_seconds'))}; all stages together, including any done by earlier invocations: "
+            f"{secs(r.get('stage_seconds_total'))} (see Timings).")
     out = [("p", text, None), ("p", budget["description"], f"Budget: {budget['name']}")]
     if budget.get("limits"):
         out.append(("list", budget["limits"]))
@@ -136,7 +113,7 @@ def _setting(r: dict) -> list[tuple]:
         for name, m in models.items():
             rows.append([name, m["label"], f"{m['size']} px", str(m["batch_size"]), m["planned"],
                          f"{m['iterations']} it ({m['epochs']:.2f} ep, {m['images_seen']} images)",
-                         _secs(m["train_seconds"]), m["stopped_by"]])
+                         secs(m["train_seconds"]), m["stopped_by"]])
         out.append(("p", "Every model is a CycleGAN (G_A: A -> B, G_B: B -> A) trained from scratch by the "
                          "workbench's training loop with its preset's settings (each model's full configuration is in "
                          "results.json). A time cap stops a model after the iteration that reaches it; training time "
@@ -146,16 +123,15 @@ def _setting(r: dict) -> list[tuple]:
                               "stopped by"], rows))
     toy = r.get("default_preset")
     if toy:
-        out.append(("p", f"Experiments 2-7 use the default preset, `{toy['name']}` ({toy['summary']}), as the best "
-                         "model: it is the configuration the workbench tunes to learn the colourization within "
+        numbers = ranges([e.number for e in experiments() if e.needs == "toy"])
+        out.append(("p", f"Experiments {numbers} use the default preset, `{toy['name']}` ({toy['summary']}), as the "
+                         "best model: it is the configuration the workbench tunes to learn the colourization within "
                          "minutes on a CPU. Its test accuracy here: "
-                         f"{_pct(toy.get('accuracy'))}.", "Model for experiments 2-7"))
+                         f"{pct(toy.get('accuracy'))}.", f"Model for experiments {numbers}"))
     return out
 
 
 def _datasets_text(r: dict) -> str:
-    from cyclegan_workbench.visualization.experiments import colour_names
-
     default = r["datasets"].get("default", {}).get("params", {})
     colours = colour_names({k: tuple(v) for k, v in (r.get("class_colors") or {}).items()})
     classes = " and ".join(f"{colours[c]} {c}s" for c in colours)
@@ -166,12 +142,12 @@ def _datasets_text(r: dict) -> str:
             "same seed share their test split and the first images of their train split.")
 
 
-def _experiment(number: int, exp: dict, r: dict) -> list[tuple]:
-    key = exp["key"]
-    out = [("h2", f"{number}. {exp['title']}"), ("p", exp["question"], "Question"),
-           ("p", _SETTING_TEXT[key](exp, r), "Setting")]
+def _experiment(described, exp: dict, r: dict) -> list[tuple]:
+    """One experiment's section; its Setting text and number tables are the experiment module's."""
+    out = [("h2", f"{described.number}. {exp['title']}"), ("p", exp["question"], "Question"),
+           ("p", described.setting_text(exp, r), "Setting")]
     out.append(("p", "", "Numbers"))
-    out += _NUMBERS[key](exp["numbers"], r)
+    out += described.number_tables(exp["numbers"], r)
     out.append(("p", exp["reading"], "Reading"))
     for name, path in exp.get("figures", {}).items():
         out.append(("img", path, f"{exp['title']}: {name.replace('_', ' ')}"))
@@ -179,222 +155,13 @@ def _experiment(number: int, exp: dict, r: dict) -> list[tuple]:
 
 
 def _timings(r: dict) -> list[tuple]:
-    rows = [[name, _secs(t["seconds"]), "reused from an earlier run" if t.get("reused") else ""]
+    rows = [[name, secs(t["seconds"]), "reused from an earlier run" if t.get("reused") else ""]
             for name, t in r.get("timings", {}).items()]
     if not rows:
         return []
     return [("h2", "Timings"), ("p", "Wall-clock seconds of each stage as the pipeline recorded them (stages "
                                      "finished by an earlier invocation keep their original time).", None),
             ("table", ["stage", "time", "note"], rows)]
-
-
-# --- per-experiment settings ---------------------------------------------------------------------
-def _toy_name(r: dict) -> str:
-    toy = r.get("default_preset") or {}
-    return f"The default-preset model (`{toy.get('name', '?')}`, {toy.get('size', '?')} px)"
-
-
-def _setting_architectures(exp, r):
-    n = exp["numbers"]["rows"]
-    test = n[0].get("test_images") if n else None
-    return (f"{len(n)} models, each trained as listed in the Setting section. Test losses are means over the "
-            f"held-out test split of the default dataset ({test} gray + {test} RGB images, half circles, half "
-            "triangles), with the discriminators judging real images and the generators' direct translations; "
-            "Total = G_A + G_B + Cycle_A + Cycle_B (+ identity terms, off here because the domains have 1 and 3 "
-            "channels). Accuracy: the colourization score of the gray -> RGB generator on the gray test images. "
-            "Curves: train losses averaged since the previous point, validation losses on "
-            f"{r['budget'].get('curve_val_images')} test images (half of each class).")
-
-
-def _setting_bottleneck(exp, r):
-    n = exp["numbers"]
-    return (f"{_toy_name(r)}; {n['images']} gray test images. The gain of every bottleneck response "
-            f"({n['bottleneck']['label']}, layer {n['bottleneck']['index']}) is set to 0.")
-
-
-def _setting_skip(exp, r):
-    n = exp["numbers"]
-    return (f"{_toy_name(r)}; {n['images']} gray test images. Every contracting-path layer below skip connection "
-            f"{n['level']} and the bottleneck are zeroed (layers {_ranges(n['zeroed_layers'])}). Edge: the "
-            f"{n['edge_width_px']}-pixel band inside each shape's outline at the output resolution; interior: the "
-            "rest of the shape. A pixel counts as painted with a class colour when its chroma is at least 48 and "
-            "its hue within 45 degrees of that colour's.")
-
-
-def _ranges(values: list[int]) -> str:
-    if not values:
-        return "none"
-    parts, start = [], values[0]
-    for a, b in zip(values, values[1:] + [None]):
-        if b != a + 1:
-            parts.append(str(start) if start == a else f"{start}-{a}")
-            start = b
-    return ", ".join(parts)
-
-
-def _setting_unseen(exp, r):
-    s = exp["setting"]
-    return (f"{_toy_name(r)}; rectangles with aspect ratios {', '.join(f'1:{a:g}' for a in s['aspects'])} "
-            f"({s['per_aspect']} each; 1:1 is a square) and {', '.join(s['shapes'])} ({s['per_shape']} each), "
-            "drawn with the training set's sizes, rotations, gray level and background. Painted colour per pixel "
-            "as in experiment 3, over the pixels at least half covered by the shape. Corners: the parts of a "
-            "rectangle beyond half its length and half its width from the centre; centre: within half of both "
-            "(each a quarter of its area).")
-
-
-def _setting_background(exp, r):
-    n = exp["numbers"]
-    excluded = (f" Level {n['excluded_levels'][0]} equals the shape gray level (shapes invisible) and is left out."
-                if n["excluded_levels"] else "")
-    return (f"{_toy_name(r)}; the test figures of the training classes ({n['images_per_level']} per level, same "
-            f"geometry at every level) on constant backgrounds at {len(n['levels'])} levels from "
-            f"{min(n['levels'])} to {max(n['levels'])}; training used background {n['training_background']}."
-            f"{excluded} Layer 2: {n['layer2']['label']}, shown for levels "
-            f"{', '.join(map(str, n['layer2']['levels_shown']))}.")
-
-
-def _setting_shift(exp, r):
-    n = exp["numbers"]
-    shifted = r.get("datasets", {}).get("shifted", {}).get("params", {})
-    return (f"Two models of the default preset with the same budget: one trained on centred figures, one on "
-            f"figures shifted by up to {shifted.get('shift', '?')} px along each axis (of a "
-            f"{shifted.get('size', '?')} px canvas). Each is scored on the centred and on the shifted test split ("
-            + ", ".join(f"{k}: {v} images" for k, v in n["images"].items()) + ").")
-
-
-def _setting_filters(exp, r):
-    s = exp["setting"]
-    return (f"{_toy_name(r)}; {s['images']} gray test images. The ablation scan nullifies each filter of a layer in "
-            "turn, measures the mean absolute change of the output against the intact output and the change of "
-            f"colourization accuracy; filters ranked by {s['rank_by']} change.")
-
-
-_SETTING_TEXT = {"architectures": _setting_architectures, "bottleneck": _setting_bottleneck, "skip": _setting_skip,
-                 "unseen": _setting_unseen, "background": _setting_background, "shift": _setting_shift,
-                 "filters": _setting_filters}
-
-
-# --- per-experiment numbers ----------------------------------------------------------------------
-def _numbers_architectures(n, r):
-    head = ["model", "batch", "train images", "trained", *TABLE_COLUMNS, "accuracy"]
-    rows = []
-    for row in n["rows"]:
-        t = row["table"]
-        rows.append([row["label"], str(row.get("batch_size", "")), str(row.get("train_images", "")),
-                     f"{row.get('iterations', '?')} it / {_secs(row.get('train_seconds'))}",
-                     *[_num(t[c]) for c in TABLE_COLUMNS], _pct(row.get("accuracy"))])
-    curve_rows = []
-    for row in n["rows"]:
-        s = row["curve_summary"]
-        curve_rows.append([row["label"], str(s["points"]), _num(s["train_total_first"]), _num(s["train_total_last"]),
-                           _num(s["val_total_min"]), _num(s["val_total_last"])])
-    return [("table", head, rows),
-            ("table", ["model", "curve points", "train Total, first", "train Total, last", "validation Total, min",
-                       "validation Total, last"], curve_rows)]
-
-
-def _numbers_bottleneck(n, r):
-    rows = [["colourization accuracy", _pct(n["accuracy_intact"]), _pct(n["accuracy_nullified"])]]
-    for c in n["per_class_intact"]:
-        rows.append([f"accuracy, {c}s", _pct(n["per_class_intact"].get(c)), _pct(n["per_class_nullified"].get(c))])
-    rows.append(["mean absolute output change, all pixels", "", _num(n["mean_abs_output_change"], 4)])
-    rows.append(["mean absolute output change, inside shapes", "", _num(n["mean_abs_output_change_in_shapes"], 4)])
-    return [("table", ["measure", "intact", "bottleneck zeroed"], rows)]
-
-
-def _numbers_skip(n, r):
-    from cyclegan_workbench.visualization.experiments import colour_names
-
-    colours = (r.get("class_colors") or {})
-    names = colour_names(colours) if colours else {}
-    classes = [k for k in n["isolated"]["edge"] if k not in ("other", "pixels", "coloured", "true_colour",
-                                                              "mean_chroma")]
-    head = ["model", "region", "pixels", *[f"{names.get(c, c)} ({c})" for c in classes], "neither",
-            "own class colour", "mean chroma"]
-    rows = []
-    for model in ("intact", "isolated"):
-        for region in ("edge", "interior"):
-            s = n[model][region]
-            rows.append(["intact" if model == "intact" else f"only skip {n['level']}", region, str(s["pixels"]),
-                         *[_pct(s[c]) for c in classes], _pct(s["other"]), _pct(s["true_colour"]),
-                         _num(s["mean_chroma"], 1)])
-    acc = [["colourization accuracy", _pct(n["accuracy_intact"]), _pct(n["accuracy_isolated"])]]
-    for c in n.get("per_class_intact", {}):
-        acc.append([f"accuracy, {c}s", _pct(n["per_class_intact"].get(c)), _pct(n["per_class_isolated"].get(c))])
-    return [("table", head, rows), ("table", ["measure", "intact", f"only skip {n['level']}"], acc)]
-
-
-def _numbers_unseen(n, r):
-    from cyclegan_workbench.visualization.experiments import colour_names
-
-    names = colour_names({k: tuple(v) for k, v in n["class_colours"].items()})
-    a, b = list(names)[0], list(names)[-1]
-    na, nb = names[a], names[b]
-    head = ["aspect", "figures", f"{na}", f"{nb}", "neither", f"corners {na}", f"corners {nb}", f"centre {na}",
-            f"centre {nb}", "coloured outside / figure", "classified (mean colour)"]
-    rows = []
-    for row in n["per_aspect"]:
-        f, c, m = row["shape_pixels"], row["corners"], row["centre"]
-        rows.append([f"1:{row['aspect']:g}", str(row["figures"]), _pct(f[a]), _pct(f[b]), _pct(f["other"]),
-                     _pct(c[a]), _pct(c[b]), _pct(m[a]), _pct(m[b]), _num(row["coloured_outside_per_shape_pixel"], 2),
-                     _classified(row)])
-    out = [("p", f"Fractions of shape pixels painted {na} / {nb} / neither, the same within the corners and the "
-                 "centre of each rectangle, and the pixels painted a class colour where the figure is not, per "
-                 "figure pixel:", None), ("table", head, rows)]
-    if n["per_shape"]:
-        rows = [[row["shape"], str(row["figures"]), _pct(row["shape_pixels"][a]), _pct(row["shape_pixels"][b]),
-                 _pct(row["shape_pixels"]["other"]), _num(row["coloured_outside_per_shape_pixel"], 2),
-                 _classified(row)] for row in n["per_shape"]]
-        out.append(("table", ["shape", "figures", na, nb, "neither", "coloured outside / figure",
-                              "classified (mean colour)"], rows))
-    return out
-
-
-def _classified(row) -> str:
-    return ", ".join(f"{k}: {v}" for k, v in sorted(row["figures_classified_as"].items()))
-
-
-def _numbers_background(n, r):
-    from cyclegan_workbench.visualization.experiments import spread
-
-    levels = n["levels"]
-    shown = spread(levels, 17)
-    classes = list(n["per_class"])
-    rows = []
-    for level in shown:
-        i = levels.index(level)
-        rows.append([str(level), _pct(n["accuracy"][i]), *[_pct(n["per_class"][c][i]) for c in classes],
-                     _pct(n["background_coloured"][i])])
-    note = ("" if len(shown) == len(levels) else
-            f"{len(shown)} of the {len(levels)} levels shown; results.json holds all of them.")
-    out = [("table", ["background", "accuracy", *[f"{c}s" for c in classes], "background pixels coloured"], rows)]
-    if note:
-        out.append(("p", note, None))
-    return out
-
-
-def _numbers_shift(n, r):
-    sets = list(next(iter(n["accuracy"].values())))
-    rows = [[f"trained on {m} figures", *[_pct(row[s]) for s in sets]] for m, row in n["accuracy"].items()]
-    return [("table", ["model", *[f"{s} test figures" for s in sets]], rows)]
-
-
-def _numbers_filters(n, r):
-    out = []
-    for layer in n["layers"]:
-        k = r.get("budget", {}).get("top_k", 6)
-        rows = [[str(rank), str(e["filter"]), _num(e["output_change"], 4), _pct(e["accuracy"]),
-                 "n/a" if e["accuracy_change"] is None else f"{100 * e['accuracy_change']:+.1f} pt"]
-                for rank, e in enumerate(layer["effects"][:k], 1)]
-        out.append(("p", f"Layer {layer['layer']} ({layer['label']}), {len(layer['effects'])} filters, baseline "
-                         f"accuracy {_pct(layer['baseline_accuracy'])}; the top {len(rows)}:", None))
-        out.append(("table", ["rank", "filter", "mean |output change|", "accuracy", "accuracy change"], rows))
-    return out
-
-
-_NUMBERS = {"architectures": _numbers_architectures, "bottleneck": _numbers_bottleneck, "skip": _numbers_skip,
-            "unseen": _numbers_unseen, "background": _numbers_background, "shift": _numbers_shift,
-            "filters": _numbers_filters}
 
 
 # --- rendering -----------------------------------------------------------------------------------

@@ -2,9 +2,11 @@
 
 A budget (quick, full, or tiny for tests) says how large the datasets are and how long each model trains.
 The pipeline generates the toy datasets, trains every model with the workbench's one training loop
-(models.training.Trainer), runs the seven experiments of visualization.experiments and writes the report
-(visualization.report). It is resumable: every finished stage leaves its results in REPORT_DIR/stages/
-and a rerun of the same command skips it; an interrupted training resumes from its last saved state.
+(models.training.Trainer), runs every registered experiment (visualization.experiments.registry: each one's
+stage is its module's run_in_pipeline over this pipeline, right after the models it needs are trained) and
+writes the report (visualization.report). It is resumable: every finished stage leaves its results in
+REPORT_DIR/stages/ and a rerun of the same command skips it; an interrupted training resumes from its last
+saved state.
 
 REPORT_DIR layout
     pipeline.json           budget and seed of this directory (a rerun with others is refused)
@@ -12,7 +14,7 @@ REPORT_DIR layout
     runs/<model>/           Trainer run directories, plus progress.json: the loss-curve points and the
                             training seconds used, in step with the Trainer's saved state (a run
                             stopped by its time cap keeps its weights, not its resumable state)
-    stages/<stage>.json     a finished stage's results and its wall time
+    stages/<stage>.json     a finished stage's results and its wall time (experiments: exp<number>_<key>)
     figures/*.png  report.md  report.html  results.json
 
 Threads: one torch thread per core the machine's other processes leave free at the start (see
@@ -28,7 +30,9 @@ Budget, BUDGETS ("quick", "full", "tiny"), budget_limits(budget) -> list[str]
 ModelSpec, ARCHITECTURES, TOY_MODELS
 Listener (stage_started / stage_progress / stage_finished; no-ops), PipelineCancelled
 Reproduction(out_dir, budget="quick", device="cpu", seed=0, listener=None, cancelled=None).run() -> dict
-    budget: a name from BUDGETS or a Budget
+    budget: a name from BUDGETS or a Budget. A Reproduction is also the PipelineContext the experiments'
+    stages run over (colourizer, model_size, test_images, dataset_params, class_colors, trained_models,
+    hooks: see experiments.descriptor)
 reproduce(out_dir, **same) -> dict              the results (also in REPORT_DIR/results.json)
 """
 from __future__ import annotations
@@ -46,7 +50,18 @@ import torch
 
 from cyclegan_workbench.data.errors import UserError
 from cyclegan_workbench.data.files import read_json, remove_leftovers
-from cyclegan_workbench.visualization import experiments as ex
+from cyclegan_workbench.visualization.experiments import (
+    Experiment,
+    ExperimentCancelled,
+    LossCurve,
+    balanced_stems,
+    balanced_test_set,
+    cyclegan_accuracy,
+    experiments,
+    measure_cyclegan,
+    shifted_params,
+)
+from cyclegan_workbench.visualization.experiments.unseen import ASPECTS
 from cyclegan_workbench.visualization.report import (
     write_figure,
     write_json,
@@ -78,7 +93,7 @@ class Budget:
     probe_images: int = 160  # gray test images for experiments 2, 3 and 7
     bg_levels: tuple[int, ...] = tuple(range(256))
     bg_per_class: int = 20
-    aspects: tuple[float, ...] = ex.ASPECTS
+    aspects: tuple[float, ...] = ASPECTS
     per_aspect: int = 40
     per_unseen_shape: int = 20
     top_k: int = 8
@@ -258,7 +273,7 @@ def load_test_data(dataroot: Path, size: int, count: int | None = None) -> TestD
     from cyclegan_workbench.data.unaligned import domain_folder, load_domain
 
     manifest = load_manifest(dataroot)
-    stems = ex.balanced_stems(manifest, count)
+    stems = balanced_stems(manifest, count)
     if not stems:
         raise UserError(f"the dataset {dataroot} has no test images")
     channels = {manifest["domains"]["rgb"]: 3, manifest["domains"]["gray"]: 1}
@@ -268,7 +283,7 @@ def load_test_data(dataroot: Path, size: int, count: int | None = None) -> TestD
         index = {p.stem: i for i, p in enumerate(domain.paths)}
         images[d] = domain.images[torch.tensor([index[s] for s in stems])].float().div(127.5).sub(1.0)
     batches = [(images["A"][i:i + 16], images["B"][i:i + 16]) for i in range(0, len(stems), 16)]
-    return TestData(batches, ex.balanced_test_set(dataroot, size, count), len(stems))
+    return TestData(batches, balanced_test_set(dataroot, size, count), len(stems))
 
 
 # =================================================================================================
@@ -376,19 +391,20 @@ class Reproduction:
         finally:
             torch.set_num_threads(previous_threads)
 
-    def _run(self, started_wall: float, started: str, load_start) -> dict:
+    def _plan(self) -> list[tuple]:
+        """(stage, title, function) in order: the datasets, then for each group of models (the default
+        preset's, then the architectures) their trainings followed by the registered experiments that need
+        them, by number."""
         plan = [("datasets", "generating the datasets", self._datasets)]
-        plan += [(f"train_{s.name}", f"training {s.name} ({s.label})", lambda s=s: self._train(s))
-                 for s in TOY_MODELS]
-        experiments = [("bottleneck", self._exp_bottleneck), ("skip", self._exp_skip),
-                       ("unseen", self._exp_unseen), ("background", self._exp_background),
-                       ("shift", self._exp_shift), ("filters", self._exp_filters)]
-        plan += [(f"exp{n}_{key}", f"experiment {n}: {ex.TITLES[key]}",
-                  lambda key=key, fn=fn, n=n: self._experiment(n, key, fn))
-                 for n, (key, fn) in enumerate(experiments, 2)]
-        plan += [(f"train_{s.name}", f"training {s.name} ({s.label})", lambda s=s: self._train(s))
-                 for s in ARCHITECTURES]
-        plan.append(("exp1_architectures", "experiment 1: architecture comparison", self._exp_architectures))
+        for role, specs in (("toy", TOY_MODELS), ("architecture", ARCHITECTURES)):
+            plan += [(f"train_{s.name}", f"training {s.name} ({s.label})", lambda s=s: self._train(s))
+                     for s in specs]
+            plan += [(e.stage, f"experiment {e.number}: {e.title}", lambda e=e: self._experiment(e))
+                     for e in experiments() if e.needs == role]
+        return plan
+
+    def _run(self, started_wall: float, started: str, load_start) -> dict:
+        plan = self._plan()
         results = {}
         for i, (name, title, fn) in enumerate(plan, 1):
             results[name] = self._stage(i, len(plan) + 1, name, title, fn)
@@ -404,7 +420,8 @@ class Reproduction:
 
     def _assemble(self, stages: dict, started: str, load_start) -> dict:
         models = {s.name: stages[f"train_{s.name}"] for s in (*TOY_MODELS, *ARCHITECTURES)}
-        exps = {stages[k]["key"]: stages[k] for k in stages if k.startswith("exp")}
+        experiment_stages = {e.stage for e in experiments()}
+        exps = {stages[k]["key"]: stages[k] for k in stages if k in experiment_stages}
         toy = models["toy"]
         return {
             "format": FORMAT, "version": 1,
@@ -429,7 +446,7 @@ class Reproduction:
                       seed=self.seed)
         default = dataclasses.replace(PRESETS["default"](), **common)
         large = dataclasses.replace(default, train_per_class=b.large_train_per_class)
-        shifted = ex.shifted_params(default)
+        shifted = shifted_params(default)
         return {"default": default, "large": large, "shifted": shifted}
 
     def _dataset_dir(self, name: str) -> Path:
@@ -491,7 +508,7 @@ class Reproduction:
         per_epoch = trainer.dataset.batches_per_epoch(t.batch_size)
         progress = _read_json(run_dir / "progress.json") or {"saved_step": 0, "saved_seconds": 0.0, "curve": []}
         position = trainer.epoch * per_epoch + trainer.iteration
-        curve = ex.LossCurve(progress["curve"])
+        curve = LossCurve(progress["curve"])
         curve.truncate(position)
         used = float(progress["saved_seconds"]) if resume else 0.0
         # The large dataset shares the default one's test split (same seed and count): load it once.
@@ -501,7 +518,7 @@ class Reproduction:
         stopped_by = self._train_loop(spec, state, val) if not state.done() else state.reason()
         test = self._test_data(test_set, t.crop_size, None)
         self.listener.stage_progress(1.0, f"{spec.name}: evaluating on {test.count} test images")
-        measured = ex.measure_cyclegan(trainer.model, test.batches, test.scoring)
+        measured = measure_cyclegan(trainer.model, test.batches, test.scoring)
         step = state.position()
         if stopped_by == "time cap":
             # A capped run is finished for good; its resumable state is most of its disk (1 GB for U-Net 128).
@@ -570,15 +587,29 @@ class Reproduction:
         seconds = state.now_used()
         trainer = state.trainer
         validation = evaluate_losses(trainer.model, val.batches)
-        accuracy = ex.cyclegan_accuracy(trainer.model, val.scoring).accuracy
+        accuracy = cyclegan_accuracy(trainer.model, val.scoring).accuracy
         t = trainer.cfg.training
         state.curve.add_point(step, _images_seen(step, state.per_epoch, t.batch_size, len(trainer.dataset)),
                               step / state.per_epoch, seconds, validation, accuracy)
         state.curve_seconds += time.perf_counter() - started
         state.exclude(time.perf_counter() - started)
 
-    # --- experiments -----------------------------------------------------------------------------
-    def _colourizer_graph(self, model: str):
+    # --- experiments: each one's stage runs its module's run_in_pipeline over these methods ----------
+    def _experiment(self, described: Experiment) -> dict:
+        try:
+            result = described.run_in_pipeline(self)
+        except ExperimentCancelled:
+            raise PipelineCancelled("reproduction cancelled; rerun to continue where it stopped") from None
+        data = result.to_dict()
+        data["figures"] = {name: write_figure(self.out, described.figure_file(name), fig)
+                           for name, fig in result.figures.items()}
+        return data
+
+    # What experiments.descriptor.PipelineContext promises an experiment.
+    def hooks(self) -> dict:
+        return {"progress": self.listener.stage_progress, "cancelled": self._cancelled}
+
+    def colourizer(self, model: str):
         key = ("graph", model)
         if key not in self._cache:
             from cyclegan_workbench.models import checkpoints
@@ -591,75 +622,23 @@ class Reproduction:
             self._cache[key] = parse_generator(net, cfg.training.crop_size, in_channels=1)
         return self._cache[key]
 
-    def _size(self, model: str = "toy") -> int:
-        return self._colourizer_graph(model).input_shape[1]
+    def model_size(self, model: str = "toy") -> int:
+        return self.colourizer(model).input_shape[1]
 
-    def _class_colors(self) -> dict:
+    def test_images(self, dataset: str, count: int | None = None):
+        return self._test_data(dataset, self.model_size(), count).scoring
+
+    def dataset_params(self, name: str):
+        return self._dataset_params()[name]
+
+    def class_colors(self) -> dict:
         from cyclegan_workbench.data.shapes import load_manifest
 
         return {k: tuple(v) for k, v in load_manifest(self._dataset_dir("default"))["class_colors"].items()}
 
-    def _experiment(self, number: int, key: str, fn) -> dict:
-        result = fn()
-        data = result.to_dict()
-        data["figures"] = {name: write_figure(self.out, f"exp{number}_{name}", fig)
-                           for name, fig in result.figures.items()}
-        return data
-
-    def _hooks(self) -> dict:
-        return {"progress": self.listener.stage_progress, "cancelled": self._cancelled}
-
-    def _probe_set(self):
-        return self._test_data("default", self._size(), self.budget.probe_images).scoring
-
-    def _exp_bottleneck(self):
-        return self._guard(lambda: ex.bottleneck_nullification(self._colourizer_graph("toy"), self._probe_set(),
-                                                               **self._hooks()))
-
-    def _exp_skip(self):
-        return self._guard(lambda: ex.skip_isolation(self._colourizer_graph("toy"), self._probe_set(),
-                                                     **self._hooks()))
-
-    def _exp_unseen(self):
-        b = self.budget
-        return self._guard(lambda: ex.unseen_figures(
-            self._colourizer_graph("toy"), self._size(), self._dataset_params()["default"], self._class_colors(),
-            aspects=b.aspects, per_aspect=b.per_aspect, per_shape=b.per_unseen_shape, **self._hooks()))
-
-    def _exp_background(self):
-        b = self.budget
-        return self._guard(lambda: ex.background_sweep(
-            self._colourizer_graph("toy"), self._size(), self._dataset_params()["default"], self._class_colors(),
-            levels=b.bg_levels, per_class=b.bg_per_class, **self._hooks()))
-
-    def _exp_shift(self):
-        size = self._size()
-        sets = {"centred": self._test_data("default", size, None).scoring,
-                "shifted": self._test_data("shifted", size, None).scoring}
-        models = {"centred": self._colourizer_graph("toy"), "shifted": self._colourizer_graph("toy_shifted")}
-        return self._guard(lambda: ex.shift_comparison(models, sets, **self._hooks()))
-
-    def _exp_filters(self):
-        return self._guard(lambda: ex.filter_ranking(self._colourizer_graph("toy"), self._probe_set(),
-                                                     top_k=self.budget.top_k, **self._hooks()))
-
-    def _exp_architectures(self) -> dict:
-        rows = []
-        for s in ARCHITECTURES:
-            m = _read_json(self.out / "stages" / f"train_{s.name}.json")["result"]
-            rows.append({k: m[k] for k in ("name", "label", "preset", "dataset", "batch_size", "train_images",
-                                           "test_images", "iterations", "epochs", "images_seen", "train_seconds",
-                                           "stopped_by", "table", "accuracy", "per_class", "curve")})
-        result = ex.architecture_comparison(rows)
-        data = result.to_dict()
-        data["figures"] = {name: write_figure(self.out, f"exp1_{name}", fig) for name, fig in result.figures.items()}
-        return data
-
-    def _guard(self, fn):
-        try:
-            return fn()
-        except ex.ExperimentCancelled:
-            raise PipelineCancelled("reproduction cancelled; rerun to continue where it stopped") from None
+    def trained_models(self, role: str) -> list[dict]:
+        return [_read_json(self.out / "stages" / f"train_{s.name}.json")["result"]
+                for s in (*TOY_MODELS, *ARCHITECTURES) if s.role == role]
 
 
 class _TrainingState:
