@@ -194,7 +194,7 @@ def render(out: Path, width: int, height: int, work: Path, model: str | None) ->
     if result is not None:
         top = result.effects[0].filter
         test.model.masks[test.which].set_filter(test.layer, top, 0.0)
-        test.chart.bar_clicked.emit(top)
+        test.scan.chart.bar_clicked.emit(top)
     wait(app, 1.0)
     window.grab().save(str(out / "test.png"))
     window.close()

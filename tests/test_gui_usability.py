@@ -40,8 +40,8 @@ def test_reference_checkpoints_open_at_their_trained_size_which_the_user_can_cha
     unet_128 = reference_run(tmp_path / "ref128", num_downs=7)  # a unet_128 without train_opt.txt
     assert tab.open_model(str(unet_128))
     assert tab.model.size == 128 and tab.size_box.value() == 128 and "128 px" in tab.model_label.text()
-    qtbot.waitUntil(lambda: tab.panels["after"].viewer.has_image(), timeout=5000)
-    assert tab.panels["after"].viewer.image().shape[:2] == (128, 128)
+    qtbot.waitUntil(lambda: tab.outputs.panels["after"].viewer.has_image(), timeout=5000)
+    assert tab.outputs.panels["after"].viewer.image().shape[:2] == (128, 128)
 
     # The single .pth of a run whose train_opt.txt says 256.
     opts = ("----------------- Options ---------------\n"
@@ -54,7 +54,7 @@ def test_reference_checkpoints_open_at_their_trained_size_which_the_user_can_cha
     # The user picks another size: the model is parsed again and the output follows.
     tab.size_box.setValue(384)
     assert tab.model.size == 384 and tab.model.graphs[tab.which].input_shape[1:] == (384, 384)
-    qtbot.waitUntil(lambda: tab.panels["after"].viewer.image().shape[:2] == (384, 384), timeout=5000)
+    qtbot.waitUntil(lambda: tab.outputs.panels["after"].viewer.image().shape[:2] == (384, 384), timeout=5000)
     assert tab.size_box.singleStep() == 128  # a U-Net with 7 downsamplings takes multiples of 128
 
 
@@ -208,9 +208,9 @@ def test_double_click_fits_the_grid_and_leaves_the_map_as_it_was(qtbot, tiny_run
 
     tab = make_test_tab(qtbot)
     assert tab.open_model(str(tiny_run))
-    qtbot.waitUntil(lambda: tab.panels["after"].viewer.has_image(), timeout=5000)
+    qtbot.waitUntil(lambda: tab.outputs.panels["after"].viewer.has_image(), timeout=5000)
     unedited = after(tab)
-    grid = tab.grid
+    grid = tab.response.grid
     grid.zoom_by(3.0)
     assert not grid._fit
     pos = grid.mapFromScene(grid.tile_center(1))
@@ -230,7 +230,7 @@ def test_mask_edits_undo_and_redo_with_the_keyboard(qtbot, window, tiny_run):
 
     window.open_run(str(tiny_run))
     tab = window.test_tab
-    qtbot.waitUntil(lambda: tab.panels["after"].viewer.has_image(), timeout=5000)
+    qtbot.waitUntil(lambda: tab.outputs.panels["after"].viewer.has_image(), timeout=5000)
     unedited = after(tab)
     click_tile(qtbot, tab, 0)  # nullify map 0 of the bottleneck
     qtbot.waitUntil(lambda: (after(tab) != unedited).any(), timeout=3000)
@@ -259,21 +259,21 @@ def test_the_ablation_scan_says_how_far_it_is_and_marks_its_chart_stale(qtbot, t
 
     tab = make_test_tab(qtbot)
     assert tab.open_model(str(tiny_run))
-    qtbot.waitUntil(lambda: tab.panels["after"].viewer.has_image(), timeout=5000)
-    assert not tab.scan_cancel.isEnabled() and tab.scan_progress.text() == "no scan yet"
+    qtbot.waitUntil(lambda: tab.outputs.panels["after"].viewer.has_image(), timeout=5000)
+    assert not tab.scan.cancel.isEnabled() and tab.scan.progress.text() == "no scan yet"
     channels = tab.model.graphs[tab.which].layers[tab.layer].channels
     with qtbot.waitSignal(tab.idle, timeout=20000):
-        tab.scan_button.click()
-        assert tab.scan_cancel.isEnabled() and "filters" in tab.scan_progress.text()
-    assert not tab.scan_cancel.isEnabled()
-    assert tab.scan_progress.text() == f"{channels} filters scanned"
-    assert tab.chart._bars and not tab.chart.stale
+        tab.scan.button.click()
+        assert tab.scan.cancel.isEnabled() and "filters" in tab.scan.progress.text()
+    assert not tab.scan.cancel.isEnabled()
+    assert tab.scan.progress.text() == f"{channels} filters scanned"
+    assert tab.scan.chart._bars and not tab.scan.chart.stale
     click_tile(qtbot, tab, 0)  # an edit after the scan: its ranking no longer describes what is shown
-    qtbot.waitUntil(lambda: tab.chart.stale, timeout=3000)
-    assert all(bar.get_alpha() == 0.3 for bar in tab.chart._bars)
-    assert "stale" in tab.chart._stale_note.get_text()
+    qtbot.waitUntil(lambda: tab.scan.chart.stale, timeout=3000)
+    assert all(bar.get_alpha() == 0.3 for bar in tab.scan.chart._bars)
+    assert "stale" in tab.scan.chart._stale_note.get_text()
     tab.undo_stack.undo()  # back to the scanned state
-    qtbot.waitUntil(lambda: not tab.chart.stale, timeout=3000)
+    qtbot.waitUntil(lambda: not tab.scan.chart.stale, timeout=3000)
 
 
 def test_maps_read_as_numbers_hover_readout_and_colour_bars(qtbot, tiny_run, workbench_home):
@@ -285,8 +285,8 @@ def test_maps_read_as_numbers_hover_readout_and_colour_bars(qtbot, tiny_run, wor
 
     tab = make_test_tab(qtbot)
     assert tab.open_model(str(tiny_run))
-    qtbot.waitUntil(lambda: tab.panels["after"].viewer.has_image(), timeout=5000)
-    grid = tab.grid
+    qtbot.waitUntil(lambda: tab.outputs.panels["after"].viewer.has_image(), timeout=5000)
+    grid = tab.response.grid
     tile = 2
     x, y, w, h = grid.tiles[tile]
     channel = tab._grid.tiles[tile].channel
@@ -297,20 +297,21 @@ def test_maps_read_as_numbers_hover_readout_and_colour_bars(qtbot, tiny_run, wor
     # A move with no button held, as the window system sends it (QTest's mouseMove does not, offscreen).
     QApplication.sendEvent(grid.viewport(), QMouseEvent(QMouseEvent.MouseMove, QPointF(pos), Qt.NoButton,
                                                         Qt.NoButton, Qt.NoModifier))
-    qtbot.waitUntil(lambda: tab.hover_label.text().startswith(f"map {channel} · x {cols - 1}, y {rows - 1}"),
+    qtbot.waitUntil(lambda: tab.response.hover_label.text().startswith(f"map {channel} · x {cols - 1}, y {rows - 1}"),
                     timeout=3000)
-    assert f"{float(response[rows - 1, cols - 1]):.4g}" in tab.hover_label.text()
+    assert f"{float(response[rows - 1, cols - 1]):.4g}" in tab.response.hover_label.text()
 
-    assert tab.grid_bar.text() == "each map from its own min to its max"
-    tab.mode.setCurrentIndex(tab.mode.findData("select"))
+    assert tab.response.grid_bar.text() == "each map from its own min to its max"
+    tab.response.mode.setCurrentIndex(tab.response.mode.findData("select"))
     click_tile(qtbot, tab, tile)
     lo, hi = float(response.min()), float(response.max())
-    qtbot.waitUntil(lambda: tab.grid_bar.text() == f"{lo:.3g} … {hi:.3g} map {channel}", timeout=3000)
-    tab.normalize.setCurrentIndex(tab.normalize.findData("layer"))
+    qtbot.waitUntil(lambda: tab.response.grid_bar.text() == f"{lo:.3g} … {hi:.3g} map {channel}", timeout=3000)
+    tab.response.normalize.setCurrentIndex(tab.response.normalize.findData("layer"))
     layer = tab.model.probes[tab.which].response(tab.layer)[0]
-    qtbot.waitUntil(lambda: tab.grid_bar.text() == f"{float(layer.min()):.3g} … {float(layer.max()):.3g} whole layer",
+    expected = f"{float(layer.min()):.3g} … {float(layer.max()):.3g} whole layer"
+    qtbot.waitUntil(lambda: tab.response.grid_bar.text() == expected,
                     timeout=3000)
-    assert tab.difference_bar.text().startswith("0 … ")
+    assert tab.outputs.difference_bar.text().startswith("0 … ")
 
 
 def test_a_single_panel_exports_at_full_resolution_and_to_the_clipboard(qtbot, tmp_path):
@@ -340,7 +341,7 @@ def test_compare_two_layers_and_the_same_layer_of_another_epoch(qtbot, tiny_run,
 
     tab = make_test_tab(qtbot)
     assert tab.open_model(str(tiny_run))
-    qtbot.waitUntil(lambda: tab.panels["after"].viewer.has_image(), timeout=5000)
+    qtbot.waitUntil(lambda: tab.outputs.panels["after"].viewer.has_image(), timeout=5000)
     dialog = tab.open_compare()
     qtbot.addWidget(dialog)
     graph = tab.model.graphs[tab.which]

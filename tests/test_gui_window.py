@@ -40,7 +40,7 @@ def test_the_default_model_opens_or_the_test_tab_says_how_to_open_one(window):
     opened = window.test_tab.open_default()
     if locations.has_default_model():
         assert opened and window.test_tab.model is not None
-        assert window.test_tab.panels["after"].viewer.has_image()
+        assert window.test_tab.outputs.panels["after"].viewer.has_image()
     else:
         assert not opened and window.test_tab.stack.currentWidget() is window.test_tab.placeholder
         assert "Open run" in window.test_tab.placeholder.text()
@@ -231,7 +231,7 @@ def test_train_stop_open_the_checkpoint_in_the_test_tab_and_edit_it(qtbot, windo
     test = window.test_tab
     assert window.tabs.currentWidget() is test and test.model is not None
     assert test.model.source == run_dir
-    qtbot.waitUntil(lambda: test.panels["after"].viewer.has_image(), timeout=5000)
+    qtbot.waitUntil(lambda: test.outputs.panels["after"].viewer.has_image(), timeout=5000)
     test.layers.select_layer(1)
     qtbot.waitUntil(lambda: test.layer == 1 and len(test._grid.tiles) == 4, timeout=2000)
     before = after(test)

@@ -122,9 +122,10 @@ class CompareDialog(QDialog):
         if tab.model is None or not tab.model.has_input(tab.which):
             return
         image = tab.model.inputs[tab.which]
+        colormap, normalize, _ = tab.response.display_options()
         for side in (self.left, self.right):
             try:
-                side.show_grid(image, tab.colormap.currentText(), tab.normalize.currentData())
+                side.show_grid(image, colormap, normalize)
             except UserError as exc:
                 side.panel.set_image(None)
                 side.panel.set_title(str(exc))

@@ -123,6 +123,13 @@ class InspectedModel:
         cfg = checkpoints.network_config_from_weights(net.state_dict())
         return 2 ** cfg.num_downs if cfg.generator == "unet" else 4
 
+    def preferred_generator(self) -> str:
+        """The colourizing direction (gray -> RGB) when there is one: the toy task's interesting side."""
+        for which, graph in self.graphs.items():
+            if graph.input_shape[0] == 1 and graph.output_shape[0] == 3:
+                return which
+        return "G_A"
+
     # --- per generator ---------------------------------------------------------------------------
     def other(self, which: str) -> str | None:
         other = "G_B" if which == "G_A" else "G_A"
