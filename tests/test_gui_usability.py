@@ -373,3 +373,18 @@ def test_compare_two_layers_and_the_same_layer_of_another_epoch(qtbot, tiny_run,
     tab.inputs.tabs.setCurrentWidget(tab.inputs.thumbnails)
     tab.inputs.thumbnails.setCurrentRow(3)
     qtbot.waitUntil(lambda: not np.array_equal(left.panel.viewer.image(), before), timeout=3000)
+
+
+def test_log_axis_ticks_are_short_plain_numbers():
+    from cyclegan_workbench.visualization.plots import LossFigure, LossHistory
+
+    history = LossHistory()
+    for step in range(1, 30):
+        history.add_step(step, {"D_A": 0.25, "G_A": 0.3 + 0.01 * step, "cycle_A": 0.4 + 0.02 * step, "idt_A": 0,
+                                "D_B": 0.25, "G_B": 0.35, "cycle_B": 0.6, "idt_B": 0})
+    figure = LossFigure()
+    figure.render(history, 600, 300)
+    ax = figure.axes[0]
+    low, high = ax.get_ylim()
+    labels = [t.get_text() for t in ax.get_yticklabels() if low <= t.get_position()[1] <= high and t.get_text()]
+    assert labels and all(len(label) <= 4 and "times" not in label and "^" not in label for label in labels)

@@ -14,6 +14,7 @@ import numpy as np
 import seaborn as sns
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from cyclegan_workbench.models.cyclegan import LOSS_NAMES
 
@@ -111,6 +112,11 @@ class LossFigure:
                 ax.set_ylim(0.01 if title == "Generators" else 0, 1)
             # Cycle losses (lambda 10 x L1) and adversarial losses differ by an order of magnitude.
             self.axes[0].set_yscale("log")
+            # 1-2-5 ticks written as plain numbers (0.2, 0.5, 1, 2): short enough for the fixed left margin,
+            # where matplotlib's default minor labels (2x10^-1) lose digits.
+            self.axes[0].yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+            self.axes[0].yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+            self.axes[0].yaxis.set_minor_formatter(NullFormatter())
             self._identity_shown = True
 
     def _show_identity(self, on: bool) -> None:
