@@ -132,6 +132,11 @@ class CycleGAN(nn.Module):
                                             lr=lr_d, betas=(t.beta1, 0.999), fused=fused)
         self.schedulers = [torch.optim.lr_scheduler.LambdaLR(opt, self._lr_factor)
                            for opt in (self.optimizer_G, self.optimizer_D)]
+        # Data-parallel training (models.distributed) puts DistributedDataParallel wrappers of the two halves of
+        # a step here ("G", "D") and draws the cycle noise for the whole global batch; one process calls
+        # generator_objective and discriminator_objective itself.
+        self.parallel_steps: dict[str, nn.Module] = {}
+        self.noise_like = torch.randn_like
 
     def set_contrasts(self, contrasts: dict[str, float]) -> None:
         """Scale the cycle noise to each domain's contrast (data.unaligned.contrast).
@@ -166,7 +171,7 @@ class CycleGAN(nn.Module):
         sigma = self.noise_sigma[domain]
         if sigma == 0 or not self.training:
             return fake
-        return fake + sigma * torch.randn_like(fake)
+        return fake + sigma * self.noise_like(fake)
 
     def _discriminate_pair(self, net: nn.Module, real: torch.Tensor, fake: torch.Tensor):
         if self._batch_calls:
@@ -206,22 +211,31 @@ class CycleGAN(nn.Module):
                                * t.lambda_A * self.lambda_identity)
         return losses
 
+    def generator_objective(self, real_A: torch.Tensor, real_B: torch.Tensor):
+        """The generators' half of a step: the four translations and the generator losses."""
+        visuals = self.translate(real_A, real_B)
+        return visuals, self.generator_losses(real_A, real_B, visuals)
+
+    def discriminator_objective(self, real_A: torch.Tensor, real_B: torch.Tensor, visuals: dict[str, torch.Tensor]):
+        """The discriminators' half: D_A and D_B on real images and on fakes drawn from the image pools."""
+        loss_D_A = self._discriminator_loss(self.D_A, real_B, self.pool_B.query(visuals["fake_B"]))
+        loss_D_B = self._discriminator_loss(self.D_B, real_A, self.pool_A.query(visuals["fake_A"]))
+        return loss_D_A, loss_D_B
+
     def optimize(self, real_A: torch.Tensor, real_B: torch.Tensor) -> dict[str, float]:
         """One CycleGAN update; returns the eight losses as floats."""
         real_A = real_A.to(self.device, non_blocking=True)
         real_B = real_B.to(self.device, non_blocking=True)
-        visuals = self.translate(real_A, real_B)
 
         _set_requires_grad((self.D_A, self.D_B), False)
         self.optimizer_G.zero_grad(set_to_none=True)
-        g_losses = self.generator_losses(real_A, real_B, visuals)
+        visuals, g_losses = self.parallel_steps.get("G", self.generator_objective)(real_A, real_B)
         sum(g_losses.values()).backward()
         step_and_mark(self.optimizer_G)
 
         _set_requires_grad((self.D_A, self.D_B), True)
         self.optimizer_D.zero_grad(set_to_none=True)
-        loss_D_A = self._discriminator_loss(self.D_A, real_B, self.pool_B.query(visuals["fake_B"]))
-        loss_D_B = self._discriminator_loss(self.D_B, real_A, self.pool_A.query(visuals["fake_A"]))
+        loss_D_A, loss_D_B = self.parallel_steps.get("D", self.discriminator_objective)(real_A, real_B, visuals)
         (loss_D_A + loss_D_B).backward()
         step_and_mark(self.optimizer_D)
 

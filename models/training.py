@@ -3,6 +3,8 @@
 `Trainer.run()` is a generator: it yields a `StepReport` after every iteration and honours stop and
 pause requests between iterations (the requests are thread-safe flags, so a GUI thread may set them
 while the loop runs in a worker). It never prints; callers turn reports into progress bars or signals.
+Under torchrun the same loop trains data-parallel (models.distributed): each rank takes its share of every
+batch, the ranks agree on losses and on when to stop, and rank 0 alone validates and writes the run folder.
 """
 from __future__ import annotations
 
@@ -32,7 +34,7 @@ from cyclegan_workbench.data.unaligned import (
     domain_folder,
     paired_test_batches,
 )
-from cyclegan_workbench.models import checkpoints
+from cyclegan_workbench.models import checkpoints, distributed
 from cyclegan_workbench.models.collapse import CollapseWatch
 from cyclegan_workbench.models.config import RunConfig, validate
 from cyclegan_workbench.models.cyclegan import LOSS_NAMES, CycleGAN
@@ -91,6 +93,7 @@ class Trainer:
 
     def __init__(self, cfg: RunConfig, run_dir: str | Path, resume: bool = False):
         self.run_dir = Path(run_dir)
+        self.world = distributed.from_environment()
         if resume:
             saved = checkpoints.load_config(self.run_dir)
             # A resume continues the saved run; only where the data lives may change.
@@ -101,13 +104,14 @@ class Trainer:
             raise UserError("no dataset folder given")
         self.cfg = cfg
         t = cfg.training
+        self.world.check_batch_size(t.batch_size)
         tune_allocator()
         configure_threads(t.num_threads)
-        self.device = resolve_device(t.device)
+        self.device = self.world.join(resolve_device(t.device))
         self.dataset = UnalignedDataset(cfg.dataroot, "train", cfg.network.input_nc or None,
                                         cfg.network.output_nc or None, t.load_size, t.crop_size, t.flip, t.seed)
         cfg.network.input_nc, cfg.network.output_nc = self.dataset.A.channels, self.dataset.B.channels
-        self._prepare_run_dir(resume)
+        self.world.run_on_main(lambda: self._prepare_run_dir(resume))
         # A run folder is always resumable or plainly restartable: the resume of a run that never saved an
         # epoch (killed, diverged, disk full) starts it again with its saved settings.
         state = checkpoints.load_training_state(self.run_dir) if resume and self._has_state() else None
@@ -122,12 +126,14 @@ class Trainer:
         self.epoch, self.iteration = 0, 0
         if state is not None:
             self._restore(state)
-            checkpoints.repair_latest_networks(self.run_dir, self.model.networks())
+            self.world.run_on_main(lambda: checkpoints.repair_latest_networks(self.run_dir, self.model.networks()))
         else:
-            checkpoints.save_config(self.run_dir, cfg)
-        self._val_batches = self._load_validation()
+            self.world.run_on_main(lambda: checkpoints.save_config(self.run_dir, cfg))
+        self.world.wrap(self.model)
+        # Validation and accuracy are rank 0's: the other ranks would only repeat them.
+        self._val_batches = self._load_validation() if self.world.is_main else None
         self.probe, self.probe_note = None, ""  # the note: why there is no accuracy, or what it leaves out
-        if t.val_images:
+        if t.val_images and self.world.is_main:
             probe = ColourizationProbe.create(cfg.dataroot, t.crop_size, limit=t.val_images)
             self.probe, self.probe_note = (None, probe) if isinstance(probe, str) else (probe, probe.note)
         self._stop = threading.Event()
@@ -200,11 +206,13 @@ class Trainer:
                 continue
             epoch_start = time.perf_counter()
             for index, real_A, real_B in self.dataset.epoch(self.epoch, t.batch_size, start=self.iteration):
-                if not self._wait_while_paused():
+                # One rank's stop request (a signal to one process) stops every rank after the same step.
+                if not self.world.everyone(self._wait_while_paused()):
                     self.save(reason="stop")
                     return
                 t0 = time.perf_counter()
-                losses = self.model.optimize(real_A, real_B)
+                batch_size = real_A.shape[0]  # the global batch; this rank trains on its share
+                losses = self.world.average(self.model.optimize(self.world.share(real_A), self.world.share(real_B)))
                 if not all(math.isfinite(v) for v in losses.values()):
                     bad = ", ".join(k for k, v in losses.items() if not math.isfinite(v))
                     kept = ("the last saved checkpoint is kept; --resume continues from it" if self._has_state()
@@ -213,7 +221,7 @@ class Trainer:
                         f"training diverged at epoch {self.epoch + 1}, iteration {index + 1}: {bad} became "
                         f"NaN or infinite; try a lower learning rate ({kept}).")
                 self.iteration = index + 1
-                self._accumulate(losses, real_A.shape[0])
+                self._accumulate(losses, batch_size)
                 summary = None
                 if self.iteration == per_epoch:
                     summary = self._end_epoch(time.perf_counter() - epoch_start)
@@ -266,7 +274,14 @@ class Trainer:
 
     # --- checkpoints -----------------------------------------------------------------------------
     def save(self, reason: str = "epoch") -> None:
-        """Latest weights, the full training state and losses.csv; numbered weights every few epochs."""
+        """Latest weights, the full training state and losses.csv; numbered weights every few epochs.
+
+        Every rank calls it at the same points; rank 0 writes while the others wait, so that none leaves (and
+        torchrun ends the group) before the run folder is complete, and a failed write stops every rank.
+        """
+        self.world.run_on_main(lambda: self._write_run_files(reason))
+
+    def _write_run_files(self, reason: str) -> None:
         nets = self.model.networks()
         # The training state first: it is what a resume trusts, and a resume rewrites latest_net_* from it
         # when a kill fell between the two (checkpoints.repair_latest_networks).
@@ -312,6 +327,7 @@ class Trainer:
             torch.set_rng_state(state["rng"]["torch"])
             if state["rng"]["cuda"] and torch.cuda.is_available():
                 torch.cuda.set_rng_state_all(state["rng"]["cuda"])
+                self.world.restore_cuda_rng(state["rng"]["cuda"])
             version, internal, gauss = state["rng"]["python"]
             random.setstate((version, tuple(internal), gauss))
             self.epoch, self.iteration = _position(state, self.cfg.training.total_epochs,

@@ -4,6 +4,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
 import signal
 import sys
 import threading
@@ -109,11 +110,30 @@ def _enable_logging() -> None:
 
 
 def run_train(args) -> int:
-    from cyclegan_workbench.models.training import Trainer
+    from cyclegan_workbench.models import distributed
 
-    _enable_logging()
+    main_rank = distributed.from_environment().is_main
+    if main_rank:
+        _enable_logging()
     if not args.dataroot and not args.resume:
         raise UserError("give the dataset folder to train on")
+    try:
+        # Under torchrun rank 0 alone reports; the others' errors still reach the terminal (main prints them).
+        with contextlib.nullcontext() if main_rank else _silenced():
+            return _train(args)
+    finally:
+        distributed.shutdown()
+
+
+@contextlib.contextmanager
+def _silenced():
+    with open(os.devnull, "w") as devnull, contextlib.redirect_stdout(devnull), contextlib.redirect_stderr(devnull):
+        yield
+
+
+def _train(args) -> int:
+    from cyclegan_workbench.models.training import Trainer
+
     trainer = Trainer(_config_from_args(args), args.out, resume=args.resume)
     if trainer.dataset.skipped:
         print(f"warning: skipped {len(trainer.dataset.skipped)} unreadable image(s)", file=sys.stderr)
@@ -142,10 +162,12 @@ def run_train(args) -> int:
         finally:
             if bar is not None:
                 bar.close()
-    if stopping:
-        print(f"\n{stopping[0]}: state saved after the current step; continue with --resume --out {args.out}",
+    if stopping or not trainer.finished:
+        # Without a signal of its own, a rank stopped because another one was asked to (torchrun).
+        reason = stopping[0] if stopping else "stopped by another process"
+        print(f"\n{reason}: state saved after the current step; continue with --resume --out {args.out}",
               file=sys.stderr)
-        return 130 if stopping[0] == "interrupted" else 143
+        return 130 if reason == "interrupted" else 143
     print(f"done: checkpoints and losses.csv in {args.out}")
     return 0
 
