@@ -232,6 +232,8 @@ def load_generator(source: str | Path, which: str = "G_A", device="cpu") -> tupl
     architecture is read off its weights.
     """
     source = Path(source)
+    if source.is_dir() and not (source / CONFIG_FILE).is_file() and (source / f"latest_net_{which}.pth").is_file():
+        source = source / f"latest_net_{which}.pth"  # a reference run folder: its weights say what they are
     if source.is_dir():
         cfg = load_config(source).network
         path = source / f"latest_net_{which}.pth"

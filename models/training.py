@@ -236,8 +236,12 @@ class Trainer:
 
     def _wait_while_paused(self) -> bool:
         """Blocks while paused; False when a stop was requested."""
-        if not self._running.is_set() and self.on_hold is not None:
-            self.on_hold(self.epoch, self.iteration)
+        if not self._running.is_set():
+            # A paused run is saved where it holds, so the Test tab (or translate) can open the generators as
+            # they are now; resuming afterwards is unaffected (saving draws no random numbers).
+            self.save(reason="pause")
+            if self.on_hold is not None:
+                self.on_hold(self.epoch, self.iteration)
         while not self._running.wait(timeout=0.1):
             pass
         return not self._stop.is_set()

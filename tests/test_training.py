@@ -207,3 +207,34 @@ def test_a_run_stopped_during_its_epoch_end_resumes_and_matches_an_uninterrupted
     for name, net in resumed.model.networks().items():
         for a, b in zip(net.state_dict().values(), straight.model.networks()[name].state_dict().values()):
             assert torch.equal(a, b), name
+
+
+def test_a_paused_run_is_saved_where_it_holds_and_resumes_unchanged(toy_dataset, tmp_path):
+    """Pause saves the generators as they are (the Test tab can open them); the run then ends exactly as an
+    uninterrupted one."""
+    reference = Trainer(tiny_config(toy_dataset), tmp_path / "reference")
+    for _ in reference.run():
+        pass
+
+    trainer = Trainer(tiny_config(toy_dataset), tmp_path / "paused")
+    held, steps = threading.Event(), []
+    trainer.on_hold = lambda epoch, iteration: held.set()
+
+    def train():
+        for report in trainer.run():
+            steps.append(report.global_step)
+            if report.global_step == 2:
+                trainer.request_pause()
+
+    worker = threading.Thread(target=train)
+    worker.start()
+    assert held.wait(30)
+    saved = checkpoints.load_state_dict_file(tmp_path / "paused" / "latest_net_G_B.pth")
+    assert all(torch.equal(saved[k], v) for k, v in trainer.model.G_B.state_dict().items())
+    assert checkpoints.load_training_state(tmp_path / "paused")["iteration"] == 2
+    trainer.request_resume()
+    worker.join(60)
+    assert steps == list(range(1, steps[-1] + 1))
+    for name, net in reference.model.networks().items():
+        other = trainer.model.networks()[name].state_dict()
+        assert all(torch.equal(v, other[k]) for k, v in net.state_dict().items()), name

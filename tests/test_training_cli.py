@@ -69,3 +69,21 @@ def test_impossible_settings_are_refused_before_anything_is_written(toy_dataset,
     assert message in capsys.readouterr().err
     assert not run.exists()
 
+
+
+def test_translate_with_a_reference_run_folder_works_at_its_trained_size(toy_dataset, tmp_path):
+    """pytorch-CycleGAN-and-pix2pix writes latest_net_G_*.pth and train_opt.txt, no config.json."""
+    import torch
+
+    from cyclegan_workbench.models.networks import UnetGenerator
+
+    ref = tmp_path / "reference"
+    ref.mkdir()
+    torch.save(UnetGenerator(1, 3, 7, 4, "instance").state_dict(), ref / "latest_net_G_B.pth")  # a unet_128
+    out = tmp_path / "out"
+    assert main(["translate", str(ref), str(toy_dataset / "testB"), "--direction", "BtoA", "--out", str(out)]) == 0
+    image = cv2.imread(str(next(out.glob("*.png"))), cv2.IMREAD_UNCHANGED)
+    assert image.shape == (128, 128, 3)
+    (ref / "train_opt.txt").write_text("               crop_size: 256                           \n")
+    assert main(["translate", str(ref / "latest_net_G_B.pth"), str(toy_dataset / "testB"), "--out", str(out)]) == 0
+    assert cv2.imread(str(next(out.glob("*.png"))), cv2.IMREAD_UNCHANGED).shape == (256, 256, 3)

@@ -265,8 +265,10 @@ def run_translate(args) -> int:
     which = "G_A" if args.direction == "AtoB" else "G_B"
     net, net_cfg = checkpoints.load_generator(source, which)
     size = args.size
-    if size is None:
-        size = checkpoints.load_config(source).training.crop_size if source.is_dir() else 256
+    if size is None:  # the size it was trained at: the run's, the reference's train_opt.txt, the architecture's
+        folder = source if source.is_dir() else source.parent
+        size = (checkpoints.load_config(folder).training.crop_size if (folder / checkpoints.CONFIG_FILE).is_file()
+                else checkpoints.trained_size(folder, net_cfg))
     check_input_size(net_cfg, size)
     forward = net
     if args.masks:
