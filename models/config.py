@@ -49,6 +49,9 @@ class TrainingConfig:
     # The cycle losses aim this far (in [-1, 1] units) inside the tanh's range: at exactly -1 or 1 (black
     # backgrounds, full colours) an L1 target drives the output layer into saturation (models/cyclegan.py).
     cycle_margin: float = 0.0
+    # Std of the log of a random contrast gain given to each translation before it is translated back: it
+    # hides a class coded in the translation's gray level (experiment, see benchmarks/robustness.py).
+    cycle_gain_jitter: float = 0.0
     pool_size: int = 50
     load_size: int = 128  # images are resized to this...
     crop_size: int = 128  # ...then randomly cropped to this
@@ -192,6 +195,7 @@ def validate(cfg: RunConfig) -> None:
         (t.gan_mode in ("lsgan", "vanilla"), f"gan mode must be lsgan or vanilla, got {t.gan_mode!r}"),
         (t.pool_size >= 0, "pool size cannot be negative"),
         (t.cycle_noise >= 0, "cycle noise cannot be negative"),
+        (0 <= t.cycle_gain_jitter <= 2, f"cycle gain jitter must be from 0 to 2, got {t.cycle_gain_jitter}"),
         (0 <= t.cycle_margin < 1, f"cycle margin must be from 0 to below 1, got {t.cycle_margin}"),
         (t.crop_size <= t.load_size, f"crop size {t.crop_size} is larger than load size {t.load_size}"),
         (t.device in ("auto", "cpu", "cuda"), f"device must be auto, cpu or cuda, got {t.device!r}"),

@@ -168,10 +168,16 @@ class CycleGAN(nn.Module):
         return {"fake_B": fake_B, "rec_A": rec_A, "fake_A": fake_A, "rec_B": rec_B}
 
     def _perturb(self, fake: torch.Tensor, domain: str) -> torch.Tensor:
-        sigma = self.noise_sigma[domain]
-        if sigma == 0 or not self.training:
+        sigma, jitter = self.noise_sigma[domain], self.cfg.training.cycle_gain_jitter
+        if not self.training:
             return fake
-        return fake + sigma * self.noise_like(fake)
+        if jitter:
+            # A random contrast per image: a colour hidden in the translation's level (red circles a little
+            # darker than green triangles) no longer tells the classes apart; only the shape still does.
+            mean = fake.mean(dim=(2, 3), keepdim=True)
+            gain = torch.exp(jitter * self.noise_like(mean[:, :1]))
+            fake = mean + gain * (fake - mean)
+        return fake + sigma * self.noise_like(fake) if sigma else fake
 
     def _discriminate_pair(self, net: nn.Module, real: torch.Tensor, fake: torch.Tensor):
         if self._batch_calls:

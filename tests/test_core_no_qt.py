@@ -34,3 +34,22 @@ def test_importing_the_core_loads_no_qt():
     count, qt = (result.stdout.splitlines() + [""])[:2]
     assert int(count) >= 15  # every module of the three packages was imported, so the check means something
     assert qt == "", f"Qt modules loaded by the core: {qt}"
+
+
+LAYERS = """
+import importlib, pkgutil, sys
+import cyclegan_workbench.{package} as pkg
+for info in pkgutil.iter_modules(pkg.__path__):
+    importlib.import_module(f"cyclegan_workbench.{package}.{{info.name}}")
+print(",".join(sorted({{m.split(".")[1] for m in sys.modules if m.startswith("cyclegan_workbench.")}})))
+"""
+
+
+def test_each_layer_imports_only_the_layers_below_it():
+    """data/ (errors, file safety, image I/O, datasets) is the lowest layer; models/ builds on it alone."""
+    for package, allowed in (("data", {"data"}), ("models", {"data", "models"})):
+        result = subprocess.run([sys.executable, "-c", LAYERS.format(package=package)], cwd=ROOT,
+                                capture_output=True, text=True, timeout=120)
+        assert result.returncode == 0, result.stderr
+        loaded = set(result.stdout.strip().split(","))
+        assert loaded <= allowed, f"{package}/ imports {sorted(loaded - allowed)}"

@@ -32,19 +32,9 @@ from numpy.lib.stride_tricks import as_strided
 
 from cyclegan_workbench.data.errors import UserError
 
-_BUILTIN = ("gray", "jet")
-_MATPLOTLIB = ("viridis", "magma", "inferno", "plasma", "cividis", "hot", "coolwarm", "RdBu_r", "twilight")
-
-
-def _available() -> tuple[str, ...]:
-    try:
-        import matplotlib  # noqa: F401  (colormaps only; no backend, no pyplot)
-    except ImportError:
-        return _BUILTIN
-    return ("viridis", "jet", "gray", *[n for n in _MATPLOTLIB if n != "viridis"])
-
-
-COLORMAPS = _available()
+# matplotlib's colormaps (a declared dependency; only its colormap tables are used, never a backend).
+COLORMAPS = ("viridis", "jet", "gray", "magma", "inferno", "plasma", "cividis", "hot", "coolwarm", "RdBu_r",
+             "twilight")
 NORMALIZATIONS = ("map", "layer")
 
 
@@ -53,16 +43,9 @@ def colormap_lut(name: str) -> np.ndarray:
     """The colormap as 256 RGB entries (uint8), index 0 for the lowest value."""
     if name not in COLORMAPS:
         raise UserError(f"unknown colormap {name!r}; choose one of {', '.join(COLORMAPS)}")
-    t = np.linspace(0.0, 1.0, 256)
-    if name == "gray":
-        rgb = np.stack([t, t, t], axis=1)
-    elif name == "jet" and "viridis" not in COLORMAPS:
-        # The classic MATLAB jet, piecewise linear, for installs without matplotlib.
-        rgb = np.clip(np.stack([1.5 - np.abs(4 * t - 3), 1.5 - np.abs(4 * t - 2), 1.5 - np.abs(4 * t - 1)], 1), 0, 1)
-    else:
-        import matplotlib
+    import matplotlib
 
-        rgb = matplotlib.colormaps[name](t)[:, :3]
+    rgb = matplotlib.colormaps[name](np.linspace(0.0, 1.0, 256))[:, :3]
     lut = np.ascontiguousarray(np.round(rgb * 255).astype(np.uint8))
     lut.setflags(write=False)
     return lut
