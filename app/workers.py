@@ -143,14 +143,6 @@ class TrainingStarted:
 
 
 @dataclass
-class LiveVisuals:
-    step: int
-    images: dict[str, np.ndarray]  # real_A, fake_B, rec_A, real_B, fake_A, rec_B (uint8)
-    response: np.ndarray | None = None  # the chosen layer's feature-map grid (uint8 RGB)
-    response_label: str = ""
-
-
-@dataclass
 class TrainingOutcome:
     run_dir: Path
     completed: bool  # all epochs done (else stopped, resumable)
@@ -161,7 +153,7 @@ class TrainingOutcome:
 
 class TrainingSignals(WorkerSignals):
     started = pyqtSignal(object)  # TrainingStarted
-    visuals_updated = pyqtSignal(object)  # LiveVisuals
+    visuals_updated = pyqtSignal(object)  # visualization.live_views.LiveVisuals
     plotted = pyqtSignal(object)  # the loss curves as an H x W x 4 uint8 image (visualization.plots)
     held = pyqtSignal(int, int)  # (epoch, iteration) at which a pause took hold: no step runs until resumed
 
@@ -213,6 +205,7 @@ class TrainingWorker(Worker):
     def work(self) -> TrainingOutcome:
         from cyclegan_workbench.models import checkpoints
         from cyclegan_workbench.models.training import Trainer
+        from cyclegan_workbench.visualization.live_views import LiveProbe
 
         trainer = Trainer(self.cfg, self.run_dir, resume=self.resume)
         trainer.on_hold = self.signals.held.emit
@@ -222,7 +215,7 @@ class TrainingWorker(Worker):
                 trainer.request_stop()
             elif self.paused:
                 trainer.request_pause()
-        self._live = LiveProbe(trainer)
+        self._live = LiveProbe.of_trainer(trainer)
         per_epoch = trainer.dataset.batches_per_epoch(trainer.cfg.training.batch_size)
         self.signals.started.emit(TrainingStarted(
             trainer.run_dir, trainer.cfg, {"A": len(trainer.dataset.A), "B": len(trainer.dataset.B)}, per_epoch,
@@ -244,51 +237,6 @@ class TrainingWorker(Worker):
                 self.signals.plotted.emit(figure.render(history, *size))
         return TrainingOutcome(trainer.run_dir, trainer.finished, trainer.epoch, trainer.iteration,
                                trainer.run_dir / checkpoints.STATE_FILE)
-
-
-class LiveProbe:
-    """The live views of a training run, computed in the training thread between two steps.
-
-    A fixed probe pair (the first training image of each domain) goes through both generators, so
-    successive views are comparable. Each generator is parsed once (visualization.parser); its probe
-    notices the optimizer's weight updates and recomputes, and serves the response panel's layer from
-    the same forward that gives the translation.
-    """
-
-    def __init__(self, trainer):
-        from cyclegan_workbench.visualization.parser import parse_generator
-        from cyclegan_workbench.visualization.probe import Probe
-
-        model, size = trainer.model, trainer.cfg.training.crop_size
-        n = trainer.cfg.network
-        self.graphs = {"G_A": parse_generator(model.G_A, size, n.input_nc),
-                       "G_B": parse_generator(model.G_B, size, n.output_nc)}
-        self.probes = {k: Probe(g) for k, g in self.graphs.items()}
-        self.probes["G_A"].set_input(trainer.dataset.A.images[0].float().div(127.5).sub(1.0))
-        self.probes["G_B"].set_input(trainer.dataset.B.images[0].float().div(127.5).sub(1.0))
-
-    def layer_labels(self) -> dict[str, list[str]]:
-        return {k: [f"{l.index}  {l.label}" for l in g.layers] for k, g in self.graphs.items()}
-
-    def visuals(self, step: int, which: str, layer: int) -> LiveVisuals:
-        from cyclegan_workbench.visualization.render import tile_grid
-
-        A, B = self.probes["G_A"], self.probes["G_B"]
-        fake_B, fake_A = A.output(), B.output()
-        tensors = {"real_A": A.input, "fake_B": fake_B, "rec_A": self.graphs["G_B"].run(fake_B),
-                   "real_B": B.input, "fake_A": fake_A, "rec_B": self.graphs["G_A"].run(fake_A)}
-        images = {k: _as_image(v) for k, v in tensors.items()}
-        graph = self.graphs[which]
-        layer = min(max(layer, 0), len(graph.layers) - 1)
-        grid = tile_grid(self.probes[which].response(layer), colormap="viridis", normalize="map")
-        return LiveVisuals(step, images, grid.image, f"{which} layer {graph.layers[layer].label}")
-
-
-def _as_image(t: torch.Tensor) -> np.ndarray:
-    """A (1, C, H, W) generator tensor in [-1, 1] as H x W (gray) or H x W x 3 uint8."""
-    from cyclegan_workbench.data.images import to_image
-
-    return np.ascontiguousarray(to_image(t[0]))
 
 
 # --- ablation scan -------------------------------------------------------------------------------

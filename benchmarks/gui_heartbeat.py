@@ -111,7 +111,7 @@ def run(seconds: float, threads: int) -> int:
 
         switches, redraws = [], []
         beat = Heartbeat()
-        s0, v0 = len(steps), train.visuals_drawn
+        s0, v0 = len(steps), train.live.visuals_drawn
         with beat:
             end = time.monotonic() + seconds
             order = [window.test_tab, window.dataset_tab, train]
@@ -125,7 +125,8 @@ def run(seconds: float, threads: int) -> int:
                     redraws.append(timed(app, train.repaint))
                     pump(app, 0.2)
         wall, busy = beat.gaps()
-        print(f"while training ({len(steps) - s0} steps, {train.visuals_drawn - v0} live updates, {seconds:.0f} s):")
+        drawn = train.live.visuals_drawn - v0
+        print(f"while training ({len(steps) - s0} steps, {drawn} live updates, {seconds:.0f} s):")
         print(f"  heartbeat gap (wall):        {percentiles(wall)}")
         print(f"  GUI thread busy between beats: {percentiles(busy)}")
         print(f"  tab switch + repaint ({len(switches)}):  {percentiles(switches)}")

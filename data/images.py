@@ -88,6 +88,15 @@ def resize(image: np.ndarray, size: int) -> np.ndarray:
     return cv2.resize(image, (size, size), interpolation=interp)
 
 
+def as_channels(image: np.ndarray, channels: int) -> np.ndarray:
+    """Gray <-> RGB so that an image fits a generator's input (1 or 3 channels); others are returned as they are."""
+    if channels == 1 and image.ndim == 3:
+        return cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
+    if channels == 3 and image.ndim == 2:
+        return cv2.cvtColor(image, cv2.COLOR_GRAY2RGB)
+    return image
+
+
 def to_tensor(image: np.ndarray) -> torch.Tensor:
     """uint8 HxW or HxWx3 -> float CxHxW in [-1, 1]."""
     import torch

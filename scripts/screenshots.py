@@ -164,12 +164,12 @@ def render(out: Path, width: int, height: int, work: Path, model: str | None) ->
     train.set_run_dir(str(work / "runs" / "live"))
     accuracy = []
     train.start()
-    wait(app, 60, until=lambda: train._worker is not None and train._layers.get("G_B"))
+    wait(app, 60, until=lambda: train._worker is not None and train.live.response.layers.get("G_B"))
     train._worker.signals.progressed.connect(
         lambda r: r.epoch_summary and accuracy.append(r.epoch_summary.accuracy or 0.0))
-    train.response_which.setCurrentIndex(train.response_which.findData("G_B"))
-    first = next(i for i, label in enumerate(train._layers["G_B"]) if "down 1: leaky relu" in label)
-    train.response_layer.setCurrentIndex(first)  # 16 maps at half resolution: shapes are recognisable
+    train.live.response.which.setCurrentIndex(train.live.response.which.findData("G_B"))
+    first = next(i for i, label in enumerate(train.live.response.layers["G_B"]) if "down 1: leaky relu" in label)
+    train.live.response.layer.setCurrentIndex(first)  # 16 maps at half resolution: shapes are recognisable
     wait(app, 600, until=lambda: bool(accuracy) and accuracy[-1] >= 0.9)
     print(f"train tab: accuracy {accuracy[-1] if accuracy else None} after {len(accuracy)} epochs", flush=True)
     wait(app, 2.0)

@@ -113,8 +113,8 @@ def test_a_model_without_a_colourizer_gets_a_clear_message(qtbot, window, tiny_r
 
 
 def test_without_a_generated_dataset_the_figures_are_rendered_in_memory(tiny_run):
-    from cyclegan_workbench.app.tabs.test_model import InspectedModel
     from cyclegan_workbench.visualization.experiments import run_loaded_experiment
+    from cyclegan_workbench.visualization.inspection import InspectedModel
 
     model = InspectedModel.open(tiny_run)
     result, inputs = run_loaded_experiment("bottleneck", model.graphs["G_B"], model.size, dataset="", images=4)

@@ -36,7 +36,7 @@ def set_tiny(tab, dataset, epochs=1, decay=1):
     tab.form.image_size.setValue(32)
     tab.form.ngf.setValue(4)
     tab.form.depth.setValue(3)
-    tab.rate.setValue(20.0)
+    tab.run_box.rate.setValue(20.0)
 
 
 def test_the_form_builds_the_configuration_the_trainer_gets(train_tab, toy_dataset):
@@ -47,7 +47,7 @@ def test_the_form_builds_the_configuration_the_trainer_gets(train_tab, toy_datas
     assert (cfg.training.load_size, cfg.training.crop_size) == (32, 32)
     assert cfg.training.lambda_A == cfg.training.lambda_B == 7.5
     assert cfg.dataroot == str(toy_dataset)
-    assert "trainA 12" in train_tab.dataset_info.text() and "testB 6" in train_tab.dataset_info.text()
+    assert "trainA 12" in train_tab.dataset_box.info.text() and "testB 6" in train_tab.dataset_box.info.text()
 
 
 def test_train_live_updates_pause_resume_stop_and_resume_from_the_checkpoint(qtbot, train_tab, toy_dataset, tmp_path):
@@ -55,51 +55,52 @@ def test_train_live_updates_pause_resume_stop_and_resume_from_the_checkpoint(qtb
     run_dir = tmp_path / "run"
     train_tab.set_run_dir(str(run_dir))
     reports = []
-    qtbot.mouseClick(train_tab.start_button, Qt.LeftButton)
+    qtbot.mouseClick(train_tab.controls.start_button, Qt.LeftButton)
     worker = train_tab._worker
     assert worker is not None and train_tab.busy
     worker.signals.progressed.connect(reports.append)
     # At least three live updates of the six views, drawn in the window, that follow the weights.
-    qtbot.waitUntil(lambda: train_tab.visuals_drawn >= 1, timeout=30000)
-    first = {k: train_tab.views[k].viewer.image().copy() for k in ("fake_A", "fake_B")}
-    first["response"] = train_tab.response_view.viewer.image().copy()
-    qtbot.waitUntil(lambda: train_tab.visuals_drawn >= 3, timeout=30000)
-    later = {k: train_tab.views[k].viewer.image() for k in ("fake_A", "fake_B")}
-    later["response"] = train_tab.response_view.viewer.image()
+    qtbot.waitUntil(lambda: train_tab.live.visuals_drawn >= 1, timeout=30000)
+    first = {k: train_tab.live.views[k].viewer.image().copy() for k in ("fake_A", "fake_B")}
+    first["response"] = train_tab.live.response.view.viewer.image().copy()
+    qtbot.waitUntil(lambda: train_tab.live.visuals_drawn >= 3, timeout=30000)
+    later = {k: train_tab.live.views[k].viewer.image() for k in ("fake_A", "fake_B")}
+    later["response"] = train_tab.live.response.view.viewer.image()
     for k in first:
         assert not np.array_equal(first[k], later[k]), f"the {k} view stayed at its first frame"
-    shown = train_tab.views["fake_B"].viewer.image()
+    shown = train_tab.live.views["fake_B"].viewer.image()
     assert shown is not None and shown.shape[:2] == (32, 32)
 
     # The response panel shows the layer the user picks, of the generator the user picks.
-    train_tab.response_which.setCurrentIndex(train_tab.response_which.findData("G_B"))
-    train_tab.response_layer.setCurrentIndex(2)
+    train_tab.live.response.which.setCurrentIndex(train_tab.live.response.which.findData("G_B"))
+    train_tab.live.response.layer.setCurrentIndex(2)
     layer = worker._live.graphs["G_B"].layers[2]  # static metadata of the parsed network
-    n = train_tab.visuals_drawn
-    qtbot.waitUntil(lambda: train_tab.visuals_drawn > n + 1, timeout=30000)
-    assert train_tab.response_view.title.text() == f"G_B layer {layer.label}"
+    n = train_tab.live.visuals_drawn
+    qtbot.waitUntil(lambda: train_tab.live.visuals_drawn > n + 1, timeout=30000)
+    assert train_tab.live.response.view.title.text() == f"G_B layer {layer.label}"
     expected = tile_grid(torch.zeros((1, *layer.shape)), colormap="viridis", normalize="map").image
-    assert train_tab.response_view.viewer.image().shape == expected.shape
-    assert train_tab.views["real_A"].viewer.image().shape == (32, 32, 3)
-    history = train_tab.loss_plot.history
+    assert train_tab.live.response.view.viewer.image().shape == expected.shape
+    assert train_tab.live.views["real_A"].viewer.image().shape == (32, 32, 3)
+    history = train_tab.live.loss_plot.history
     assert history.steps and all(math.isfinite(v) for v in history.values["cycle_A"])
 
     # Pause: the trainer holds (it says where), no step is reported; Resume: it goes on from that step.
     with qtbot.waitSignal(worker.signals.held, timeout=20000) as held:
-        qtbot.mouseClick(train_tab.pause_button, Qt.LeftButton)
-    assert worker.paused and train_tab.resume_button.isEnabled() and not train_tab.pause_button.isEnabled()
+        qtbot.mouseClick(train_tab.controls.pause_button, Qt.LeftButton)
+    controls = train_tab.controls
+    assert worker.paused and controls.resume_button.isEnabled() and not controls.pause_button.isEnabled()
     epoch, iteration = held.args
     per_epoch = reports[-1].iterations_per_epoch
     with qtbot.assertNotEmitted(worker.signals.progressed, wait=500):
         pass  # the GUI thread's events keep flowing while the trainer holds
     n = len(reports)
-    qtbot.mouseClick(train_tab.resume_button, Qt.LeftButton)
+    qtbot.mouseClick(train_tab.controls.resume_button, Qt.LeftButton)
     qtbot.waitUntil(lambda: len(reports) > n + 2, timeout=20000)
     assert reports[n].global_step == epoch * per_epoch + iteration + 1, "a step ran while paused"
 
     # Stop: the worker ends and leaves a resumable checkpoint.
     with qtbot.waitSignal(worker.signals.finished, timeout=20000) as finished:
-        qtbot.mouseClick(train_tab.stop_button, Qt.LeftButton)
+        qtbot.mouseClick(train_tab.controls.stop_button, Qt.LeftButton)
     outcome = finished.args[0]
     assert outcome is not None and not outcome.completed
     assert not train_tab.busy
@@ -107,11 +108,11 @@ def test_train_live_updates_pause_resume_stop_and_resume_from_the_checkpoint(qtb
     stopped_at = (state["epoch"], state["iteration"])
     assert stopped_at == (outcome.epoch, outcome.iteration) and stopped_at != (0, 0)
     assert (run_dir / "latest_net_G_A.pth").is_file() and (run_dir / checkpoints.CONFIG_FILE).is_file()
-    assert "checkpoint saved" in train_tab.progress_label.text()
-    assert train_tab.resume_button.isEnabled() and train_tab.open_test_button.isEnabled()
+    assert "checkpoint saved" in train_tab.controls.progress_label.text()
+    assert train_tab.controls.resume_button.isEnabled() and train_tab.run_box.open_test_button.isEnabled()
 
     # Resume from the checkpoint continues at the saved position.
-    qtbot.mouseClick(train_tab.resume_button, Qt.LeftButton)
+    qtbot.mouseClick(train_tab.controls.resume_button, Qt.LeftButton)
     resumed = train_tab._worker
     first = []
     resumed.signals.progressed.connect(first.append)
@@ -129,11 +130,11 @@ def test_a_bad_dataset_shows_a_dialog_and_leaves_the_tab_usable(qtbot, train_tab
     (empty / "trainA").mkdir(parents=True)
     (empty / "trainB").mkdir()
     train_tab.set_dataset(str(empty))
-    assert "no images" in train_tab.dataset_info.text()
-    qtbot.mouseClick(train_tab.start_button, Qt.LeftButton)
+    assert "no images" in train_tab.dataset_box.info.text()
+    qtbot.mouseClick(train_tab.controls.start_button, Qt.LeftButton)
     boxes = [b for b in train_tab.findChildren(QMessageBox) if b.isVisible()]
     assert boxes and "no images" in boxes[0].text()
-    assert not train_tab.busy and train_tab.start_button.isEnabled()
+    assert not train_tab.busy and train_tab.controls.start_button.isEnabled()
     boxes[0].close()
 
 
@@ -161,7 +162,7 @@ def test_a_diverging_run_reports_the_error_in_a_dialog(qtbot, train_tab, toy_dat
     qtbot.waitUntil(lambda: not train_tab.busy, timeout=10000)
     boxes = [b for b in train_tab.findChildren(QMessageBox) if b.isVisible()]
     assert boxes and "diverged" in boxes[0].text()
-    assert train_tab.start_button.isEnabled()
+    assert train_tab.controls.start_button.isEnabled()
     boxes[0].close()
 
 
@@ -174,7 +175,7 @@ def test_stop_right_after_start_still_leaves_a_resumable_run(qtbot, train_tab, t
     with qtbot.waitSignal(worker.signals.finished, timeout=30000) as finished:
         train_tab.stop()  # before the trainer has even loaded the dataset
     assert finished.args[0] is not None and not finished.args[0].completed
-    assert (run_dir / checkpoints.STATE_FILE).is_file() and train_tab.resume_button.isEnabled()
+    assert (run_dir / checkpoints.STATE_FILE).is_file() and train_tab.controls.resume_button.isEnabled()
 
 
 def test_the_tab_says_why_a_dataset_gets_no_accuracy(qtbot, train_tab, toy_dataset, tmp_path):
@@ -190,8 +191,9 @@ def test_the_tab_says_why_a_dataset_gets_no_accuracy(qtbot, train_tab, toy_datas
     train_tab.set_run_dir(str(tmp_path / "run"))
     train_tab.start()
     worker = train_tab._worker  # kept alive here: the tab drops its reference when the run ends
-    qtbot.waitUntil(lambda: train_tab.notice.isVisible(), timeout=30000)
-    assert train_tab.notice.text().startswith("no accuracy:") and "sub-folder" in train_tab.notice.text()
+    qtbot.waitUntil(lambda: train_tab.controls.notice.isVisible(), timeout=30000)
+    notice = train_tab.controls.notice.text()
+    assert notice.startswith("no accuracy:") and "sub-folder" in notice
     with qtbot.waitSignal(worker.signals.finished, timeout=20000):
         train_tab.stop()
 

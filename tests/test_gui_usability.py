@@ -93,9 +93,9 @@ def test_start_after_use_in_train_tab_trains_a_new_run_and_keeps_the_old_one(qtb
 
     set_tiny(tab, new_data, epochs=1, decay=0)
     with qtbot.waitSignal(tab.idle, timeout=60000):
-        qtbot.mouseClick(tab.start_button, Qt.LeftButton)
+        qtbot.mouseClick(tab.controls.start_button, Qt.LeftButton)
     new_run = Path(tab.run_dir.text())
-    assert new_run != old_run and "Training complete" in tab.progress_label.text()
+    assert new_run != old_run and "Training complete" in tab.controls.progress_label.text()
     assert checkpoints.load_config(new_run).dataroot == str(new_data)
     assert {p.name: p.read_bytes() for p in old_run.iterdir()} == before
 
@@ -115,7 +115,7 @@ def test_the_bundled_model_can_be_reopened_after_another_model(qtbot, window, ti
 
 
 def test_settings_say_what_they_are(qtbot, window):
-    from cyclegan_workbench.app.tabs.train_tab import format_duration
+    from cyclegan_workbench.app.tabs.train_controls import format_duration
 
     form = window.train_tab.form
     assert form.preset.currentText() == "toy" and form.lambda_identity.value() == 0.0
@@ -161,7 +161,7 @@ def test_a_fast_stroke_is_drawn_whole_and_the_model_runs_off_the_gui_thread_on_t
     import numpy as np
     from PyQt5.QtCore import QPoint
 
-    from cyclegan_workbench.app.tabs.test_model import InspectedModel
+    from cyclegan_workbench.visualization.inspection import InspectedModel
     from tests.test_gui_test_tab import drag_to
 
     calls = []

@@ -24,7 +24,7 @@ def test_the_window_opens_with_three_tabs_menus_and_embedded_defaults(window):
     assert {"Open &dataset…", "&Open run…", "Open &checkpoint (.pth)…", "&Export visible panels…"} <= set(file_actions)
     # The Train tab starts on the built-in dataset (not yet generated) and the default preset.
     assert window.train_tab.dataset.text() == str(locations.default_dataset_dir())
-    assert "generated here when you start training" in window.train_tab.dataset_info.text()
+    assert "generated here when you start training" in window.train_tab.dataset_box.info.text()
     assert window.train_tab.form.preset.currentText() == "toy"
     # The Dataset tab starts on the default parameters, with a preview.
     from cyclegan_workbench.data.shapes import PRESETS
@@ -104,7 +104,7 @@ def test_generate_a_small_dataset_from_the_dataset_tab_and_use_it(qtbot, window,
     qtbot.mouseClick(tab.use_button, Qt.LeftButton)
     assert window.tabs.currentWidget() is window.train_tab
     assert window.train_tab.dataset.text() == str(target)
-    assert "trainA 9" in window.train_tab.dataset_info.text()
+    assert "trainA 9" in window.train_tab.dataset_box.info.text()
 
 
 def test_invalid_dataset_parameters_disable_generate_and_say_why(qtbot, window):
@@ -149,7 +149,7 @@ def test_the_built_in_dataset_is_generated_on_first_start(qtbot, window, workben
     assert (locations.default_dataset_dir() / "trainA").is_dir()
     with qtbot.waitSignal(tab.idle, timeout=60000):
         pass
-    assert "Training complete" in tab.progress_label.text()
+    assert "Training complete" in tab.controls.progress_label.text()
     run_dir = tab.run_dir.text()
     assert run_dir.startswith(str(locations.runs_dir()))
     assert (Path(run_dir) / checkpoints.STATE_FILE).is_file()
@@ -220,14 +220,14 @@ def test_train_stop_open_the_checkpoint_in_the_test_tab_and_edit_it(qtbot, windo
     set_tiny(train, toy_dataset, epochs=100, decay=0)
     run_dir = tmp_path / "e2e"
     train.set_run_dir(str(run_dir))
-    qtbot.mouseClick(train.start_button, Qt.LeftButton)
-    qtbot.waitUntil(lambda: train.visuals_drawn >= 3, timeout=60000)
+    qtbot.mouseClick(train.controls.start_button, Qt.LeftButton)
+    qtbot.waitUntil(lambda: train.live.visuals_drawn >= 3, timeout=60000)
     with qtbot.waitSignal(train.idle, timeout=30000):
-        qtbot.mouseClick(train.stop_button, Qt.LeftButton)
-    assert (run_dir / checkpoints.STATE_FILE).is_file() and train.open_test_button.isEnabled()
+        qtbot.mouseClick(train.controls.stop_button, Qt.LeftButton)
+    assert (run_dir / checkpoints.STATE_FILE).is_file() and train.run_box.open_test_button.isEnabled()
     assert window.recent_items()[0] == ("run", str(run_dir.resolve()))
 
-    qtbot.mouseClick(train.open_test_button, Qt.LeftButton)
+    qtbot.mouseClick(train.run_box.open_test_button, Qt.LeftButton)
     test = window.test_tab
     assert window.tabs.currentWidget() is test and test.model is not None
     assert test.model.source == run_dir

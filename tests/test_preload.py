@@ -28,7 +28,7 @@ preload, dataset, run_dir = sys.argv[1] == "preload", sys.argv[2], sys.argv[3]
 if preload:
     from cyclegan_workbench.app.preload import preload_worker_libraries
     preload_worker_libraries()
-from cyclegan_workbench.app.workers import LiveProbe
+from cyclegan_workbench.visualization.live_views import LiveProbe
 from cyclegan_workbench.models.training import Trainer
 from tests.conftest import tiny_config
 from cyclegan_workbench.visualization.plots import LossFigure, LossHistory
@@ -37,7 +37,7 @@ before = libraries()
 
 def job():  # what TrainingWorker.work does in its pool thread
     trainer = Trainer(tiny_config(dataset, n_epochs=1, n_epochs_decay=0, val_images=4), run_dir)
-    live, figure, history = LiveProbe(trainer), LossFigure(), LossHistory()
+    live, figure, history = LiveProbe.of_trainer(trainer), LossFigure(), LossHistory()
     for report in trainer.run():
         history.add_report(report)
         live.visuals(report.global_step, "G_B", 3)

@@ -55,9 +55,9 @@ class Session:
         f.image_size.setValue(32)
         f.ngf.setValue(4)
         f.depth.setValue(3)
-        tab.rate.setValue(5.0)
+        tab.run_box.rate.setValue(5.0)
         tab.set_run_dir(str(self.out / "run"))
-        tab.start_button.click()
+        tab.controls.start_button.click()
         worker = tab._worker
         if worker is None:
             return self.finish("Start did not start a training worker")
@@ -70,14 +70,14 @@ class Session:
     def watch(self) -> None:
         if time.monotonic() - self.started > TIMEOUT:
             return self.finish(f"timed out after {TIMEOUT:.0f} s")
-        if self.tab.visuals_drawn > self.seen_drawn:
-            self.seen_drawn = self.tab.visuals_drawn
-            fake_b, _ = panel_pixels(self.tab.views["fake_B"])
-            fake_a, sat_a = panel_pixels(self.tab.views["fake_A"])
-            grid, _ = panel_pixels(self.tab.response_view)
+        if self.tab.live.visuals_drawn > self.seen_drawn:
+            self.seen_drawn = self.tab.live.visuals_drawn
+            fake_b, _ = panel_pixels(self.tab.live.views["fake_B"])
+            fake_a, sat_a = panel_pixels(self.tab.live.views["fake_A"])
+            grid, _ = panel_pixels(self.tab.live.response.view)
             self.result["frames"].append({"fake_B": fake_b, "fake_A": fake_a, "response": grid,
                                           "fake_A_saturation": sat_a,
-                                          "response_title": self.tab.response_view.title.text(),
+                                          "response_title": self.tab.live.response.view.title.text(),
                                           "step": self.reports[-1].global_step if self.reports else 0})
             if len(self.result["frames"]) == UPDATES:
                 self.timer.stop()
@@ -86,7 +86,7 @@ class Session:
     def pause(self) -> None:
         from PyQt5.QtCore import QTimer
 
-        self.tab.pause_button.click()
+        self.tab.controls.pause_button.click()
         QTimer.singleShot(400, self.count_paused)  # the step in flight may still report
 
     def count_paused(self) -> None:
@@ -102,7 +102,7 @@ class Session:
         from PyQt5.QtCore import QTimer
 
         self.result["steps_while_paused"] = len(self.reports) - n_before
-        self.tab.resume_button.click()
+        self.tab.controls.resume_button.click()
         self.after_resume = len(self.reports)
         QTimer.singleShot(100, self.wait_steps)
 
@@ -116,7 +116,7 @@ class Session:
             return
         self.result["steps_after_resume"] = len(self.reports) - self.after_resume
         self.tab._worker.signals.finished.connect(self.stopped)
-        self.tab.stop_button.click()
+        self.tab.controls.stop_button.click()
 
     def stopped(self, outcome) -> None:
         from PyQt5.QtCore import QTimer
@@ -125,9 +125,9 @@ class Session:
         QTimer.singleShot(0, self.open_in_test)
 
     def open_in_test(self) -> None:
-        if not self.tab.open_test_button.isEnabled():
+        if not self.tab.run_box.open_test_button.isEnabled():
             return self.finish("Open in Test tab is disabled after Stop")
-        self.tab.open_test_button.click()
+        self.tab.run_box.open_test_button.click()
         test = self.window.test_tab
         self.result["test_tab_current"] = self.window.tabs.currentWidget() is test
         self.result["test_tab_source"] = str(getattr(test.model, "source", ""))

@@ -18,9 +18,9 @@ from PyQt5.QtWidgets import (
 )
 
 from cyclegan_workbench.app.dialogs import show_warning
-from cyclegan_workbench.app.tabs.test_model import InspectedModel
 from cyclegan_workbench.app.widgets.image_viewer import ImagePanel
 from cyclegan_workbench.data.errors import UserError
+from cyclegan_workbench.visualization.inspection import InspectedModel
 
 
 class CompareSide(QWidget):

@@ -1,7 +1,7 @@
 """Test tab: open a run or a .pth, pick an input, edit the gains of any layer, see the effect at once.
 
 The computing is visualization/'s (parser, masks, incremental probe, render, ablation) through
-app.tabs.test_model.InspectedModel; this tab wires its widgets (test_response_panel, test_edit_tools,
+visualization.inspection.InspectedModel; this tab wires its widgets (test_response_panel, test_edit_tools,
 test_outputs, test_scan_panel, the input browser and layer list) to it and turns clicks into mask edits.
 Edits are applied in the GUI thread (the incremental forward of the edited layer's descendants takes
 milliseconds), coalesced so that a burst of edits draws once, and kept as an undo history. Sketches and
@@ -32,7 +32,6 @@ from cyclegan_workbench.app.dialogs import show_error, show_warning
 from cyclegan_workbench.app.tabs.compare_view import CompareDialog
 from cyclegan_workbench.app.tabs.mask_history import MaskEdit
 from cyclegan_workbench.app.tabs.test_edit_tools import EditTools
-from cyclegan_workbench.app.tabs.test_model import InspectedModel
 from cyclegan_workbench.app.tabs.test_outputs import OutputPanels
 from cyclegan_workbench.app.tabs.test_response_panel import ResponsePanel
 from cyclegan_workbench.app.tabs.test_scan_panel import ScanPanel
@@ -40,6 +39,7 @@ from cyclegan_workbench.app.tabs.view_worker import ViewWorker
 from cyclegan_workbench.app.widgets.input_browser import InputBrowser, dropped_image_path
 from cyclegan_workbench.app.widgets.layer_list import LayerList
 from cyclegan_workbench.data.errors import UserError
+from cyclegan_workbench.visualization.inspection import InspectedModel
 
 MASK_FILTER = "Mask sets (*.json);;All files (*)"
 NO_MODEL_TEXT = ("<h3>No model open</h3><p>Open a run folder (<b>File ▸ Open run…</b>, Ctrl+O) or a generator "

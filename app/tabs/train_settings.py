@@ -1,34 +1,11 @@
 """The Train tab's model and training form: a preset and the hyper-parameters a user changes most."""
 from __future__ import annotations
 
-from pathlib import Path
-
 from PyQt5.QtWidgets import QComboBox, QFormLayout, QGroupBox
 
 from cyclegan_workbench.app.widgets.forms import PresetBox, spin_box
 from cyclegan_workbench.data.errors import UserError
 from cyclegan_workbench.models.config import PRESETS, RunConfig, preset_config, validate
-
-
-def dataset_summary(folder: str | Path) -> str:
-    """Image counts per domain and split; UserError when the folder cannot be trained on."""
-    from cyclegan_workbench.data.unaligned import domain_folder, list_images
-
-    counts = []
-    for split in ("train", "test"):
-        for domain in ("A", "B"):
-            try:
-                path = domain_folder(folder, split, domain)
-            except UserError:
-                if split == "train":
-                    raise
-                continue
-            n = len(list_images(path))
-            if split == "train" and n == 0:
-                raise UserError(f"{path} holds no images")
-            counts.append(f"{path.name} {n}")
-    return " · ".join(counts)
-
 
 
 class TrainingForm(QGroupBox):
@@ -64,6 +41,9 @@ class TrainingForm(QGroupBox):
         self.depth = spin_box(3, 8, "U-Net downsamplings (the bottleneck is this deep)")
         self.device = QComboBox()
         self.device.addItems(["auto", "cpu", "cuda"])
+        self._lay_out()
+
+    def _lay_out(self) -> None:
         form = QFormLayout(self)
         form.addRow("Preset", self.preset)
         for w in (self.epochs, self.epochs_decay, self.batch_size, self.lr, self.lambda_cycle, self.lambda_identity,

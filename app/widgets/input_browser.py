@@ -4,7 +4,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import cv2
-import numpy as np
 from PyQt5.QtCore import QSize, Qt, pyqtSignal
 from PyQt5.QtGui import QIcon
 from PyQt5.QtWidgets import (
@@ -135,11 +134,3 @@ class InputBrowser(QWidget):
     def set_sketch_size(self, size: int) -> None:
         self.sketch.canvas.set_size(size)
 
-
-def as_channels(image: np.ndarray, channels: int) -> np.ndarray:
-    """Gray <-> RGB so an image fits a generator's input."""
-    if channels == 1 and image.ndim == 3:
-        return cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
-    if channels == 3 and image.ndim == 2:
-        return cv2.cvtColor(image, cv2.COLOR_GRAY2RGB)
-    return image
