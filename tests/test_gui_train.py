@@ -93,6 +93,10 @@ def test_train_live_updates_pause_resume_stop_and_resume_from_the_checkpoint(qtb
     per_epoch = reports[-1].iterations_per_epoch
     with qtbot.assertNotEmitted(worker.signals.progressed, wait=500):
         pass  # the GUI thread's events keep flowing while the trainer holds
+    # The paused run was saved where it holds: it can be opened in the Test tab meanwhile.
+    qtbot.waitUntil(train_tab.run_box.open_test_button.isEnabled, timeout=5000)
+    saved = torch.load(run_dir / checkpoints.STATE_FILE, weights_only=True)
+    assert (saved["epoch"], saved["iteration"]) == (epoch, iteration)
     n = len(reports)
     qtbot.mouseClick(train_tab.controls.resume_button, Qt.LeftButton)
     qtbot.waitUntil(lambda: len(reports) > n + 2, timeout=20000)

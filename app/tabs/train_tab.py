@@ -191,6 +191,7 @@ class TrainTab(QWidget):
         s.plotted.connect(lambda image: self._queue("plot", image))
         s.failed.connect(lambda message: show_error(self, "Training stopped", message))
         s.finished.connect(self._on_finished)
+        s.held.connect(lambda *_: self._update_buttons())  # a pause saved the run: it can be opened now
         self.run_dir.set_text(str(run_dir), notify=False)
         self.controls.show_busy("Loading the dataset and building the model…")
         self.status_changed.emit(("Resuming " if resume else "Training ") + str(run_dir))
@@ -203,7 +204,8 @@ class TrainTab(QWidget):
         self.controls.set_actions(start=not self.busy, pause=training and not paused and not stopping,
                                   resume=(paused and not stopping) or (not self.busy and self.run_box.resumable()),
                                   stop=self.busy and not stopping)
-        self.run_box.open_test_button.setEnabled(self.run_box.has_weights() and not training)
+        # A paused run has been saved where it holds (models.training), so it can be inspected meanwhile.
+        self.run_box.open_test_button.setEnabled(self.run_box.has_weights() and (not training or paused))
         self.dataset_box.set_editable(not self.busy)
         self.run_dir.setEnabled(not self.busy)
         self.form.set_editable(not self.busy)
