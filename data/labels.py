@@ -1,8 +1,8 @@
-"""Class labels, class colours and shape masks for datasets without a manifest: the colourization probe set.
+"""Class labels and class colours for datasets without a manifest: their colourization scoring set.
 
-Owns `probe_set`, which turns a user's own unaligned dataset (trainA/trainB/testA/testB, or A/B) into
-the inputs of `models.evaluation.ColourizationProbe`, or into one sentence saying why no accuracy can
-be computed. Pure numpy + OpenCV + torch (no Qt). The rules:
+Owns `probe_set`, which turns a user's own unaligned dataset (trainA/trainB/testA/testB, or A/B) into a
+data.scoring_set.ScoringSet (what `models.evaluation.ColourizationProbe` scores), or into one sentence
+saying why no accuracy can be computed. Pure numpy + OpenCV + torch (no Qt). The rules:
 
 - Domains: the gray domain is the one whose images are single-channel (`detect_channels` == 1); the
   other domain must be 3-channel. Scored images are the gray domain's `split` images; the RGB domain's
@@ -18,31 +18,26 @@ be computed. Pure numpy + OpenCV + torch (no Qt). The rules:
   gray split's classes get a colour. Two class colours closer than 60 cannot be told apart: no accuracy.
 - Gray level: the median of the figure pixels (farther than 20 from the image's border median) over
   all labelled gray images, at the probe size.
-- Masks: `shape_mask_from_gray(gray, gray_level)` of each gray image, or its figure pixels (farther
-  than 20 from the border median) when that mask is empty. The mask is found at the file's own
-  resolution and shrunk to the probe size (pixels at least half covered) when the file is larger, at
-  the probe size otherwise.
+- Masks: data.interior's rule for figures of unknown geometry, at the gray level above: found at the
+  file's own resolution and shrunk to the probe size when the file is larger, at the probe size otherwise.
 - `limit` keeps at most `limit` gray images, taken round-robin over the classes (each class in sorted
   file order), listed in sorted file order.
 """
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from itertools import combinations
 from pathlib import Path
 
-import cv2
 import numpy as np
-import torch
 
 from cyclegan_workbench.data.errors import UserError
 from cyclegan_workbench.data.images import read_image
-from cyclegan_workbench.data.scoring import shape_mask_from_gray
+from cyclegan_workbench.data.interior import border_median, figure_interior, figure_pixels_gray
+from cyclegan_workbench.data.scoring_set import ScoringSet
 from cyclegan_workbench.data.unaligned import detect_channels, domain_folder, list_images, load_domain
 
 RGB_FIGURE_DISTANCE = 40   # a figure pixel is this far (Euclidean RGB) from its image's background colour
-GRAY_FIGURE_DISTANCE = 20  # ... and in a gray image, this far from the border median
 MIN_COLOR_SEPARATION = 60  # closer class colours would make the nearest-colour score a coin toss
 COLOR_SAMPLES = 20         # RGB images measured per class: the median settles long before
 MIN_CLASSES = 2
@@ -52,21 +47,6 @@ MIN_CLASSES = 2
 _PREFIX = re.compile(r"([^_\-\d]+)[_\-\d]")
 _NAMING_HINT = ("put each class in its own sub-folder ({folder}/circle/...) "
                 "or start file names with the class (circle_001.png)")
-
-
-@dataclass
-class LabelledSet:
-    """The arguments of `ColourizationProbe(...)`, in its order, plus where the images came from."""
-
-    gray_domain: str                  # "A" or "B"
-    images: torch.Tensor              # N x 1 x size x size float in [-1, 1]
-    raw_gray: list                    # N uint8 size x size arrays
-    classes: list[str]                # true class per image
-    class_colors: dict                # class -> (r, g, b) ints, measured in the RGB domain
-    gray_level: int
-    masks: list                       # N bool size x size arrays: the figure pixels
-    paths: list[Path] = field(default_factory=list)  # the gray file of each image
-    unlabelled: int = 0               # gray split images left out because they name no class
 
 
 def class_of(path: Path, folder: Path) -> str | None:
@@ -79,22 +59,10 @@ def class_of(path: Path, folder: Path) -> str | None:
     return name or None
 
 
-def border_median(image: np.ndarray) -> np.ndarray:
-    """Median of the outermost ring of pixels, per channel: the background, as figures rarely fill the border."""
-    img = image if image.ndim == 3 else image[:, :, None]
-    ring = np.concatenate([img[0], img[-1], img[1:-1, 0], img[1:-1, -1]]).reshape(-1, img.shape[2])
-    return np.median(ring.astype(np.float64), axis=0)
-
-
 def figure_pixels_rgb(image: np.ndarray) -> np.ndarray:
     """Bool H x W: pixels farther than RGB_FIGURE_DISTANCE from the image's background colour."""
     diff = image.astype(np.float64) - border_median(image)[None, None, :]
     return np.sqrt((diff ** 2).sum(axis=2)) > RGB_FIGURE_DISTANCE
-
-
-def figure_pixels_gray(gray: np.ndarray) -> np.ndarray:
-    """Bool H x W: pixels farther than GRAY_FIGURE_DISTANCE from the image's border median."""
-    return np.abs(gray.astype(np.float64) - border_median(gray)[0]) > GRAY_FIGURE_DISTANCE
 
 
 def image_colour(image: np.ndarray) -> np.ndarray | None:
@@ -105,10 +73,10 @@ def image_colour(image: np.ndarray) -> np.ndarray | None:
     return np.median(image[figure].astype(np.float64), axis=0)
 
 
-def probe_set(dataroot: str | Path, size: int, split: str = "test", limit: int | None = None) -> LabelledSet | str:
-    """The colourization probe inputs of a dataset without a manifest, or why there can be none.
+def probe_set(dataroot: str | Path, size: int, split: str = "test", limit: int | None = None) -> ScoringSet | str:
+    """The colourization scoring set of a dataset without a manifest, or why there can be none.
 
-    Returns a `LabelledSet` (see the module docstring for the rules), or a one-sentence reason starting
+    Returns a `ScoringSet` (see the module docstring for the rules), or a one-sentence reason starting
     with "no accuracy:". Unreadable or missing folders are reasons too: the accuracy is optional, and
     the training that wants it reports such problems on its own.
     """
@@ -118,7 +86,7 @@ def probe_set(dataroot: str | Path, size: int, split: str = "test", limit: int |
         return f"no accuracy: {exc}"
 
 
-def _probe_set(root: Path, size: int, split: str, limit: int | None) -> LabelledSet | str:
+def _probe_set(root: Path, size: int, split: str, limit: int | None) -> ScoringSet | str:
     folders = {}
     for domain in ("A", "B"):
         folder = _folder(root, split, domain) or _folder(root, "train", domain)
@@ -181,45 +149,28 @@ def _probe_set(root: Path, size: int, split: str, limit: int | None) -> Labelled
     gray_level = int(round(float(np.median(figure_values))))
 
     keep = _limited(labelled, labels, limit)
-    raw = [raw_all[i] for i in keep]
-    masks = [_mask(loaded.paths[i], g, gray_level) for i, g in zip(keep, raw)]
-    return LabelledSet(
-        gray_domain=gray_domain,
+    unlabelled = len(loaded.paths) - len(labelled)
+    note = (f"the accuracy scores the {len(keep)} {split} images whose names give a class; {unlabelled} name "
+            f"none and are left out") if unlabelled else ""
+    return ScoringSet(
         images=loaded.images[keep].float().div(127.5).sub(1.0),
-        raw_gray=raw,
+        masks=[_mask(loaded.paths[i], raw_all[i], gray_level) for i in keep],
         classes=[labels[i] for i in keep],
         class_colors=class_colors,
+        names=[loaded.paths[i].relative_to(gray_folder).as_posix() for i in keep],
         gray_level=gray_level,
-        masks=masks,
-        paths=[loaded.paths[i] for i in keep],
-        unlabelled=len(loaded.paths) - len(labelled),
+        gray_domain=gray_domain,
+        note=note,
     )
 
 
-def figure_mask(gray: np.ndarray, gray_level: int) -> np.ndarray:
-    """`shape_mask_from_gray`, or the contrast rule when that finds nothing."""
-    mask = shape_mask_from_gray(gray, gray_level)
-    # The level-based mask misses figures whose gray differs from the common level by more than its
-    # tolerance; the plain contrast rule still finds them.
-    return mask if mask.any() else figure_pixels_gray(gray)
-
-
 def _mask(path: Path, gray: np.ndarray, gray_level: int) -> np.ndarray:
-    """The figure mask of one probe image, found at the file's own resolution when that is larger.
-
-    Found in a shrunk image, the mask loses thin parts and corners (its edge-contrast cut eats a few
-    pixels per edge, a large share of a small figure); found at full size and shrunk, it keeps the
-    pixels at least half covered, as `geometry_mask` does for the generated datasets.
-    """
-    size = gray.shape[0]
+    """The interior of one image's figures, searched in the file itself (at its own resolution)."""
     try:
         full = read_image(path, 1)
     except UserError:
-        full = None
-    if full is None or min(full.shape[:2]) <= size:
-        return figure_mask(gray, gray_level)
-    mask = figure_mask(full, gray_level).astype(np.float32)
-    return cv2.resize(mask, (size, size), interpolation=cv2.INTER_AREA) >= 0.5
+        full = gray  # decoded once already, so unreadable only if it changed since: use the decoded copy
+    return figure_interior(gray.shape[0], gray=full, gray_level=gray_level)
 
 
 def _folder(root: Path, split: str, domain: str) -> Path | None:
@@ -271,5 +222,4 @@ def _limited(indices: list[int], labels: list, limit: int | None) -> list[int]:
     return sorted(chosen)
 
 
-__all__ = ["LabelledSet", "probe_set", "class_of", "border_median", "figure_pixels_rgb", "figure_pixels_gray",
-           "figure_mask", "image_colour"]
+__all__ = ["probe_set", "class_of", "figure_pixels_rgb", "image_colour"]

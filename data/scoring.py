@@ -1,9 +1,9 @@
-"""The colourization score: did a gray -> RGB translation give each shape the colour of its class?
+"""The colourization score: did a gray -> RGB translation give each figure the colour of its class?
 
-For every gray input and its translation, the mean colour inside the shape is assigned to the nearest
-class colour. The shape mask comes from the manifest's geometry (redrawn, exact) or is found in the gray
-input. Accuracy, per-class accuracy and a confusion table follow; the training code uses the accuracy
-as its quality measure. Pure numpy + OpenCV.
+`score_outputs` is the one scoring function: for every image of a ScoringSet (data.scoring_set) and its
+translation, the mean colour inside the figure's interior (data.interior) is assigned to the nearest class
+colour; accuracy, per-class accuracy and a confusion table follow. The Trainer, `evaluate`, the ablation
+scan and the experiments score through it; `score_directory` scores translations saved as files.
 """
 from __future__ import annotations
 
@@ -11,17 +11,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from cyclegan_workbench.data.errors import UserError
-from cyclegan_workbench.data.images import read_image
-from cyclegan_workbench.data.shapes import (
-    ShapeDatasetParams,
-    dataset_root,
-    load_manifest,
-    render_coverage,
-)
+from cyclegan_workbench.data.images import read_image, to_image
+from cyclegan_workbench.data.interior import interior_at
+from cyclegan_workbench.data.scoring_set import ScoringSet
+from cyclegan_workbench.data.shapes import ShapeDatasetParams, load_manifest
 
 NO_SHAPE = "(no shape)"
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
@@ -71,60 +67,6 @@ class ScoreResult:
         return "\n".join(lines)
 
 
-def shape_mask_from_gray(gray: np.ndarray, gray_level: int, tol: int = 12, clean: bool = True) -> np.ndarray:
-    """Pixels of the shapes in a gray input: those within `tol` of `gray_level`, bool H x W.
-
-    With `clean` (the default), the mask is also cut where the image has edges, so that background
-    regions near the shape level (a texture blob, a gradient band) do not merge with the shape: a 3x3
-    median tames Gaussian noise, pixels whose local contrast exceeds a threshold that rises with the
-    noise estimated in the image are dropped, specks are opened away, regions touching the border are
-    dropped when others remain (generated shapes lie inside the canvas, background bands run off it),
-    and the kept regions grow back over their edge ring. Limits: where the background itself is within
-    `tol` of the shape level the shape is invisible, and a linear gradient crossing that level usually
-    joins the shape; masks redrawn from manifest geometry have neither problem.
-    """
-    g = np.asarray(gray)
-    if g.ndim == 3:
-        g = cv2.cvtColor(g, cv2.COLOR_RGB2GRAY)
-    if g.dtype != np.uint8 or g.ndim != 2:
-        raise ValueError(f"gray input must be a uint8 H x W array, got {g.dtype} {g.shape}")
-    if not clean:
-        return np.abs(g.astype(np.int16) - int(gray_level)) <= tol
-    smooth = cv2.medianBlur(g, 3)
-    candidate = (np.abs(smooth.astype(np.int16) - int(gray_level)) <= tol).astype(np.uint8)
-    kernel = np.ones((3, 3), np.uint8)
-    contrast = cv2.morphologyEx(cv2.GaussianBlur(smooth, (5, 5), 0), cv2.MORPH_GRADIENT, kernel)
-    core = candidate & (contrast <= 6 + _noise_sigma(g)).astype(np.uint8)
-    core = cv2.morphologyEx(core, cv2.MORPH_OPEN, kernel)
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(core, connectivity=4)
-    h, w = core.shape
-    min_area = max(4, h * w // 2000)
-    inner, border = [], []
-    for i in range(1, n):
-        x, y, bw, bh, area = stats[i]
-        if area < min_area:
-            continue
-        touches = x == 0 or y == 0 or x + bw == w or y + bh == h
-        (border if touches else inner).append(i)
-    mask = np.isin(labels, inner or border).astype(np.uint8)
-    # The median rounds off corners, so the regrowth may also take unfiltered pixels at the level.
-    regrow = candidate | (np.abs(g.astype(np.int16) - int(gray_level)) <= tol).astype(np.uint8)
-    for _ in range(3):  # the contrast cut (5x5 blur + 3x3 gradient) ate up to three pixels per edge
-        mask = cv2.dilate(mask, kernel) & regrow
-    return cv2.morphologyEx(mask, cv2.MORPH_CLOSE, kernel).astype(bool)
-
-
-_LAPLACE_DIFF = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], np.float32)
-
-
-def _noise_sigma(gray: np.ndarray) -> float:
-    """Standard deviation of additive Gaussian noise (Immerkaer 1996): blind to smooth content."""
-    if min(gray.shape) < 3:
-        return 0.0
-    response = cv2.filter2D(gray.astype(np.float32), -1, _LAPLACE_DIFF)[1:-1, 1:-1]
-    return float(np.sqrt(np.pi / 2) * np.abs(response).mean() / 6)
-
-
 def classify_colour(mean_rgb, class_colors: dict[str, Sequence[int]]) -> str:
     """The class whose colour is nearest (Euclidean, RGB) to `mean_rgb`; ties go to the first class."""
     if not class_colors:
@@ -135,39 +77,23 @@ def classify_colour(mean_rgb, class_colors: dict[str, Sequence[int]]) -> str:
     return names[int(np.argmin(dist))]
 
 
-def score_images(
-    gray_inputs: list[np.ndarray],
-    outputs: list[np.ndarray],
-    true_classes: list[str],
-    class_colors: dict,
-    gray_level: int = 128,
-    masks: list[np.ndarray] | None = None,
-    names: list[str] | None = None,
-) -> ScoreResult:
-    """Score RGB translations (H x W x 3 uint8, any size) of gray inputs against their true classes.
+def score_outputs(outputs, scoring: ScoringSet, missing: Sequence[str] = ()) -> ScoreResult:
+    """Score a generator's RGB outputs, one per image of `scoring`: the mean colour inside each figure's
+    interior against the class colours.
 
-    Masks (bool, input size) default to `shape_mask_from_gray` of each input; they are resized to the
-    output with nearest-neighbour. `gray_inputs` may hold None entries when masks are given.
+    `outputs` is an (N, 3, H, W) tensor in [-1, 1] or a list of H x W x 3 uint8 images, any size: the masks
+    are brought to each output's size by data.interior's rule. `missing` is passed through to the result.
     """
-    n = len(outputs)
-    if len(true_classes) != n or (masks is None and len(gray_inputs) != n) or (masks is not None and len(masks) != n):
-        raise ValueError("gray_inputs (or masks), outputs and true_classes must have the same length")
-    if masks is None:
-        masks = [shape_mask_from_gray(g, gray_level) for g in gray_inputs]
-    names = names if names is not None else [str(i) for i in range(n)]
-    return _tally(outputs, masks, true_classes, class_colors, names)
-
-
-def _tally(outputs, masks, true_classes, class_colors, names, missing=()) -> ScoreResult:
-    if not outputs:
+    if len(outputs) != len(scoring.classes):
+        raise ValueError(f"{len(outputs)} outputs for {len(scoring.classes)} scored images")
+    if not len(outputs):
         raise UserError("nothing to score: no translated images")
-    colors = {k: tuple(int(c) for c in v) for k, v in class_colors.items()}
+    colors = {k: tuple(int(c) for c in v) for k, v in scoring.class_colors.items()}
+    names = scoring.names or [str(i) for i in range(len(outputs))]
     predictions = []
-    for out, mask, true, name in zip(outputs, masks, true_classes, names):
-        out = _as_rgb(out, name)
-        mask = np.asarray(mask, bool)
-        if mask.shape != out.shape[:2]:
-            mask = cv2.resize(mask.astype(np.uint8), (out.shape[1], out.shape[0]), interpolation=cv2.INTER_NEAREST) > 0
+    for out, mask, true, name in zip(outputs, scoring.masks, scoring.classes, names):
+        out = _as_rgb(out if isinstance(out, np.ndarray) else to_image(out), name)
+        mask = interior_at(mask, *out.shape[:2])
         if mask.any():
             mean = out[mask].mean(axis=0)
             predicted = classify_colour(mean, colors)
@@ -208,36 +134,28 @@ def score_directory(manifest_or_dataset: str | Path, translations_dir: str | Pat
     """Score the translations of a dataset's gray `split` images found in `translations_dir`.
 
     A translation is matched by stem: `circle_0003.png` (or .jpg), or the reference implementation's
-    `circle_0003_fake_A.png` naming. Masks are redrawn from the manifest geometry. Gray images without a
-    translation are listed in `missing`; none matching at all is an error.
+    `circle_0003_fake_A.png` naming. Masks are redrawn from the manifest geometry at the canvas size.
+    Gray images without a translation are listed in `missing`; none matching at all is an error.
     """
     manifest = load_manifest(manifest_or_dataset)
-    root = dataset_root(manifest_or_dataset)
     params = ShapeDatasetParams.from_dict(manifest["params"])
     gray_domain = params.gray_domain
-    rows = [r for r in manifest["images"] if r["split"] == split and r["domain"] == gray_domain]
-    if not rows:
+    stems = [r["stem"] for r in manifest["images"] if r["split"] == split and r["domain"] == gray_domain]
+    if not stems:
         raise UserError(f"the manifest lists no {split} images in the gray domain ({split}{gray_domain})")
     tdir = Path(translations_dir)
     if not tdir.is_dir():
         raise UserError(f"translations folder {tdir} does not exist")
     found = _index_translations(tdir, f"_fake_{params.rgb_domain}")
-    outputs, masks, classes, names, missing = [], [], [], [], []
-    for row in rows:
-        path = found.get(row["stem"])
-        if path is None:
-            missing.append(row["stem"])
-            continue
-        outputs.append(read_image(path, 3))
-        masks.append(_row_mask(row, params, root))
-        classes.append(row["shape"])
-        names.append(row["stem"])
-    if not outputs:
+    matched = [s for s in stems if s in found]
+    if not matched:
         raise UserError(
-            f"none of the {len(rows)} {split}{gray_domain} images has a translation in {tdir} "
-            f"(expected files named like {rows[0]['stem']}.png)"
+            f"none of the {len(stems)} {split}{gray_domain} images has a translation in {tdir} "
+            f"(expected files named like {stems[0]}.png)"
         )
-    return _tally(outputs, masks, classes, manifest["class_colors"], names, missing)
+    scoring = ScoringSet.from_dataset(manifest_or_dataset, None, split, stems=matched, inputs=False)
+    outputs = [read_image(found[name], 3) for name in scoring.names]  # an unreadable gray image drops out
+    return score_outputs(outputs, scoring, missing=[s for s in stems if s not in found])
 
 
 def _index_translations(folder: Path, fake_suffix: str) -> dict[str, Path]:
@@ -252,26 +170,4 @@ def _index_translations(folder: Path, fake_suffix: str) -> dict[str, Path]:
     return found
 
 
-def geometry_mask(row: dict, params: ShapeDatasetParams, size: int | None = None) -> np.ndarray:
-    """Interior of a manifest row's figures, redrawn from its geometry; at `size` pixels when given.
-
-    Interior only: anti-aliased edges blend with the background in any faithful translation. A mask
-    shrunk to a training size keeps the pixels at least half covered by the interior.
-    """
-    coverage = render_coverage(row["shapes"], params.size, params.antialias)
-    inside = coverage == 255
-    mask = inside if inside.any() else coverage > 0
-    if size is not None and size != params.size:
-        mask = cv2.resize(mask.astype(np.float32), (size, size), interpolation=cv2.INTER_AREA) >= 0.5
-    return mask
-
-
-def _row_mask(row: dict, params: ShapeDatasetParams, root: Path) -> np.ndarray:
-    if row.get("shapes"):
-        return geometry_mask(row, params)
-    gray = read_image(root / row["file"], 1)
-    return shape_mask_from_gray(gray, row.get("gray_level", params.gray_level))
-
-
-__all__ = ["NO_SHAPE", "ScoreResult", "shape_mask_from_gray", "geometry_mask", "classify_colour", "score_images",
-           "score_directory"]
+__all__ = ["NO_SHAPE", "ScoreResult", "classify_colour", "score_outputs", "score_directory"]

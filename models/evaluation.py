@@ -1,4 +1,5 @@
-"""Held-out measures of a CycleGAN: test-set losses, SSIM of the cycle reconstructions, colourization accuracy."""
+"""Held-out measures of a CycleGAN: test-set losses, SSIM of the cycle reconstructions, colourization accuracy
+(ColourizationProbe: data.scoring's score of the gray -> RGB generator's outputs)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -8,7 +9,9 @@ import torch.nn.functional as F
 
 from cyclegan_workbench.data.errors import UserError
 from cyclegan_workbench.data.images import to_image
-from cyclegan_workbench.data.unaligned import domain_folder, load_domain
+from cyclegan_workbench.data.labels import probe_set
+from cyclegan_workbench.data.scoring import ScoreResult, score_outputs
+from cyclegan_workbench.data.scoring_set import ScoringSet
 
 TABLE_COLUMNS = ("D_A", "D_B", "G_A", "G_B", "Cycle_A", "Cycle_B", "Total")
 
@@ -72,75 +75,55 @@ def evaluate_losses(model, batches) -> dict[str, float]:
     return table
 
 
+@torch.no_grad()
+def generator_outputs(generator, images: torch.Tensor, device="cpu", batch_size: int = 32) -> list:
+    """H x W x 3 uint8 outputs of `generator` for `images` (N, C, H, W) in [-1, 1], run in eval mode in
+    batches (its train/eval state is restored after)."""
+    was_training = generator.training
+    generator.eval()
+    outputs = []
+    try:
+        for start in range(0, len(images), batch_size):
+            outputs.extend(to_image(o) for o in generator(images[start:start + batch_size].to(device)))
+    finally:
+        generator.train(was_training)
+    return outputs
+
+
 class ColourizationProbe:
-    """Scores gray->RGB translations of a toy dataset's test split against its manifest.
+    """A run's held-out colourization score: the ScoringSet of its dataset's test split, and the gray -> RGB
+    generator run over it. Built once per run (images decoded once); `accuracy(generator)` is cheap enough
+    to call every epoch."""
 
-    Built once per run (images decoded once); `accuracy(generator)` is cheap enough to call every epoch.
-    `create` reads classes, colours and masks from a generated dataset's manifest or, for any other
-    dataset, from class sub-folders or file-name prefixes (data.labels); it returns a sentence saying why
-    when neither is there.
-    """
+    def __init__(self, scoring: ScoringSet):
+        self.scoring = scoring
 
-    def __init__(self, gray_domain: str, images: torch.Tensor, raw_gray: list, classes: list[str],
-                 class_colors: dict, gray_level: int, masks: list | None = None, note: str = ""):
-        self.gray_domain = gray_domain
-        self.images, self.raw_gray, self.classes = images, raw_gray, classes
-        self.class_colors, self.gray_level, self.masks = class_colors, gray_level, masks
-        self.note = note  # what the user should know about the score (images it leaves out)
+    @property
+    def gray_domain(self) -> str:
+        return self.scoring.gray_domain
+
+    @property
+    def classes(self) -> list[str]:
+        return self.scoring.classes
+
+    @property
+    def note(self) -> str:
+        """What the user should know about the score (images it leaves out)."""
+        return self.scoring.note
 
     @classmethod
     def create(cls, dataroot: str | Path, size: int, split: str = "test", limit: int | None = None):
-        from cyclegan_workbench.data.scoring import geometry_mask
-        from cyclegan_workbench.data.shapes import ShapeDatasetParams, load_manifest
-
+        """The probe of a generated dataset (its manifest) or, for any other dataset, of its class sub-folders
+        or file-name prefixes (data.labels); else a sentence saying why there is none."""
         root = Path(dataroot)
         if not (root / "manifest.json").is_file():
-            from cyclegan_workbench.data.labels import probe_set
-
             found = probe_set(root, size, split, limit)
-            if isinstance(found, str):
-                return found
-            note = ""
-            if found.unlabelled:
-                note = (f"the accuracy scores the {len(found.classes)} test images whose names give a class; "
-                        f"{found.unlabelled} name none and are left out")
-            return cls(found.gray_domain, found.images, found.raw_gray, found.classes, found.class_colors,
-                       found.gray_level, found.masks, note)
-        manifest = load_manifest(root)
-        params = manifest.get("params", {})
-        gray_domain = "B" if params.get("rgb_domain", "A") == "A" else "A"
-        folder = domain_folder(root, split, gray_domain)
-        rows = {Path(r["file"]).stem: r for r in manifest["images"]
-                if r.get("domain") == gray_domain and r.get("split") == split}
-        domain = load_domain(folder, 1, size)
-        keep = [i for i, p in enumerate(domain.paths) if p.stem in rows]
-        if limit:
-            keep = keep[:limit]
-        if not keep:
-            return f"no accuracy: the manifest of {root} lists none of the images in {folder}"
-        images = domain.images[keep].float().div(127.5).sub(1.0)
-        raw = [domain.images[i, 0].numpy() for i in keep]
-        classes = [rows[domain.paths[i].stem]["shape"] for i in keep]
-        colors = {k: tuple(v) for k, v in manifest["class_colors"].items()}
-        # Masks from the recorded geometry: exact at any training size, where masks found in small,
-        # resized gray images lose thin or small shapes.
-        geometry = ShapeDatasetParams.from_dict(params)
-        masks = [geometry_mask(rows[domain.paths[i].stem], geometry, size) for i in keep]
-        return cls(gray_domain, images, raw, classes, colors, int(params.get("gray_level", 128)), masks)
-
-    @torch.no_grad()
-    def accuracy(self, generator, device="cpu", batch_size: int = 32):
-        """The ScoreResult of `generator` (the gray->RGB one) on the probe images."""
-        from cyclegan_workbench.data.scoring import score_images
-
-        was_training = generator.training
-        generator.eval()
-        outputs = []
+            return found if isinstance(found, str) else cls(found)
         try:
-            for start in range(0, len(self.images), batch_size):
-                out = generator(self.images[start:start + batch_size].to(device))
-                outputs.extend(to_image(o) for o in out)
-        finally:
-            generator.train(was_training)
-        return score_images(self.raw_gray, outputs, self.classes, self.class_colors, gray_level=self.gray_level,
-                            masks=self.masks)
+            return cls(ScoringSet.from_dataset(root, size, split, limit))
+        except UserError as exc:  # the accuracy is optional: the training reports a broken split on its own
+            return f"no accuracy: {exc}"
+
+    def accuracy(self, generator, device="cpu", batch_size: int = 32) -> ScoreResult:
+        """The ScoreResult of `generator` (the gray->RGB one) on the probe images."""
+        return score_outputs(generator_outputs(generator, self.scoring.images, device, batch_size), self.scoring)

@@ -8,8 +8,9 @@ import torch
 from torch import nn
 
 from cyclegan_workbench.data.errors import UserError
+from cyclegan_workbench.data.scoring_set import ScoringSet
 from cyclegan_workbench.models.networks import UnetGenerator
-from cyclegan_workbench.visualization.ablation import ScoringSet, ablate_layer
+from cyclegan_workbench.visualization.ablation import ablate_layer
 from cyclegan_workbench.visualization.masks import MaskSet
 from cyclegan_workbench.visualization.parser import parse_generator
 

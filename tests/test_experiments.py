@@ -11,7 +11,8 @@ import torch
 from torch import nn
 
 from cyclegan_workbench.data.errors import UserError
-from cyclegan_workbench.data.scoring import score_images
+from cyclegan_workbench.data.scoring import score_outputs
+from cyclegan_workbench.data.scoring_set import ScoringSet
 from cyclegan_workbench.data.shapes import (
     ShapeDatasetParams,
     ShapeGeometry,
@@ -19,7 +20,6 @@ from cyclegan_workbench.data.shapes import (
 )
 from cyclegan_workbench.visualization import experiments as ex
 from cyclegan_workbench.visualization import measurements as ms
-from cyclegan_workbench.visualization.ablation import ScoringSet
 from cyclegan_workbench.visualization.experiments.architectures import architecture_comparison
 from cyclegan_workbench.visualization.experiments.background import background_sweep
 from cyclegan_workbench.visualization.experiments.bottleneck import bottleneck_nullification
@@ -43,15 +43,10 @@ def one_thread():
 
 
 @pytest.fixture(scope="module")
-def figures():
+def scoring():
     """3 circles + 3 triangles, 32 px, hard edges (the painters below then see exactly the shape pixels)."""
     params = ShapeDatasetParams(size=32, train_per_class=0, test_per_class=3, antialias=False, seed=3)
-    return ex.render_figures(params, 32)
-
-
-@pytest.fixture(scope="module")
-def scoring(figures):
-    return figures.scoring(COLOURS)
+    return ScoringSet.from_params(params, 32, COLOURS)
 
 
 # --- hand-made generators ------------------------------------------------------------------------
@@ -218,7 +213,7 @@ def test_zeroed_bottleneck_gives_the_accuracy_of_an_all_black_output(scoring):
     n = result.numbers
     assert n["bottleneck"]["index"] == 0
     black = [np.zeros((32, 32, 3), np.uint8)] * len(scoring.classes)
-    expected = score_images([None] * len(black), black, scoring.classes, COLOURS, masks=scoring.masks)
+    expected = score_outputs(black, scoring)
     assert n["accuracy_nullified"] == expected.accuracy
     assert n["per_class_nullified"] == expected.per_class == {"circle": 1.0, "triangle": 0.0}  # ties go to red
     assert n["per_class_intact"] == {"circle": 0.0, "triangle": 1.0}  # the painter paints green
@@ -264,7 +259,7 @@ def test_isolating_skip_1_removes_the_deep_path(scoring):
     assert n["per_class_isolated"] == {"circle": 0.0, "triangle": 1.0}
 
 
-def test_edge_and_interior_colour_on_hand_made_outputs(figures, scoring):
+def test_edge_and_interior_colour_on_hand_made_outputs(scoring):
     """Outputs painted red on a 1-pixel edge band and left gray inside: the measurement finds exactly that."""
     outputs = []
     for mask in scoring.masks:
@@ -307,9 +302,10 @@ def test_unseen_squares_painted_red_in_the_centre_and_green_in_the_corners():
 def test_colour_outside_the_figure_is_counted_per_figure_pixel():
     base = ShapeDatasetParams(size=32, antialias=False, seed=4)
     result = unseen_figures(HalfPainter(32), 32, base, COLOURS, aspects=(2.0,), per_aspect=3, shapes=[])
-    figs = ex.render_figures(replace(base, shapes=("rectangle",), aspect=(2.0, 2.0), test_per_class=3), 32)
-    inside = sum(int((c == 255).sum()) for c in figs.coverages)
-    outside = sum(int((c == 0).sum()) for c in figs.coverages)
+    figs = ScoringSet.from_params(replace(base, shapes=("rectangle",), aspect=(2.0, 2.0), test_per_class=3), 32)
+    coverages = [figs.coverage(i) for i in range(len(figs))]
+    inside = sum(int((c == 255).sum()) for c in coverages)
+    outside = sum(int((c == 0).sum()) for c in coverages)
     assert result.numbers["per_aspect"][0]["coloured_outside_per_shape_pixel"] == pytest.approx(outside / inside)
 
 

@@ -1,4 +1,4 @@
-"""Probe sets of datasets without a manifest: classes from folders or names, measured colours, gray level,
+"""Scoring sets of datasets without a manifest: classes from folders or names, measured colours, gray level,
 masks, the reasons for no accuracy, and the accuracy they give through ColourizationProbe."""
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ import pytest
 import torch
 from torch import nn
 
-from cyclegan_workbench.data.labels import LabelledSet, class_of, probe_set
-from cyclegan_workbench.data.scoring import score_images
+from cyclegan_workbench.data.labels import class_of, probe_set
+from cyclegan_workbench.data.scoring import score_outputs
+from cyclegan_workbench.data.scoring_set import ScoringSet
 from cyclegan_workbench.models.evaluation import ColourizationProbe
 
 RED, GREEN, BLUE = (220, 30, 30), (30, 190, 40), (40, 60, 210)
@@ -74,7 +75,7 @@ def iou(a: np.ndarray, b: np.ndarray) -> float:
     return float((a & b).sum() / max(1, (a | b).sum()))
 
 
-def assert_measured(s: LabelledSet, classes: dict, tol_colour=10, tol_gray=3):
+def assert_measured(s: ScoringSet, classes: dict, tol_colour=10, tol_gray=3):
     assert set(s.class_colors) == set(classes)
     for cls, (_, colour) in classes.items():
         assert np.abs(np.subtract(s.class_colors[cls], colour)).max() <= tol_colour, (cls, s.class_colors[cls])
@@ -98,16 +99,15 @@ def test_class_names_from_folders_and_prefixes(tmp_path):
 def test_subfolder_classes(tmp_path):
     drawn = make_dataset(tmp_path, TWO, layout="folder")
     s = probe_set(tmp_path, 48)
-    assert isinstance(s, LabelledSet), s
-    assert s.gray_domain == "B"
+    assert isinstance(s, ScoringSet), s
+    assert s.gray_domain == "B" and s.note == ""
     assert s.classes == ["circle"] * 4 + ["triangle"] * 4
     assert s.images.shape == (8, 1, 48, 48) and s.images.dtype == torch.float32
     assert float(s.images.min()) >= -1 and float(s.images.max()) <= 1
-    assert all(g.shape == (48, 48) and g.dtype == np.uint8 for g in s.raw_gray)
     assert_measured(s, TWO)
-    for path, mask, m in zip(s.paths, s.masks, [drawn[p] for p in s.paths]):
+    for name, mask in zip(s.names, s.masks):
         assert mask.dtype == bool and mask.shape == (48, 48)
-        assert iou(mask, m) > 0.8, path
+        assert iou(mask, drawn[tmp_path / "testB" / name]) > 0.8, name
 
 
 def test_prefix_classes_in_jpeg_files_with_gray_domain_A_at_two_sizes(tmp_path):
@@ -116,16 +116,17 @@ def test_prefix_classes_in_jpeg_files_with_gray_domain_A_at_two_sizes(tmp_path):
                          name=lambda cls, i: [f"{cls}_{i:04d}", f"{cls.capitalize()}-{i}", f"{cls}{i}"][i % 3])
     for size in (64, 32):  # at the files' size, and shrunk like training does
         s = probe_set(tmp_path, size)
-        assert isinstance(s, LabelledSet), s
+        assert isinstance(s, ScoringSet), s
         assert s.gray_domain == "A"
         assert sorted(set(s.classes)) == ["blob", "circle", "triangle"] and len(s.classes) == 12
         assert s.images.shape == (12, 1, size, size)
         assert_measured(s, three)
-        for path, mask in zip(s.paths, s.masks):
+        for name, mask in zip(s.names, s.masks):
             assert mask.shape == (size, size)
             # The drawn figure at the probe size: the pixels at least half covered.
-            shrunk = cv2.resize(drawn[path].astype(np.float32), (size, size), interpolation=cv2.INTER_AREA) >= 0.5
-            assert iou(mask, shrunk) > 0.8, (size, path)
+            figure = drawn[tmp_path / "testA" / name].astype(np.float32)
+            shrunk = cv2.resize(figure, (size, size), interpolation=cv2.INTER_AREA) >= 0.5
+            assert iou(mask, shrunk) > 0.8, (size, name)
 
 
 def test_rgb_domain_falls_back_to_train_and_unlabelled_gray_images_are_left_out(tmp_path):
@@ -135,8 +136,8 @@ def test_rgb_domain_falls_back_to_train_and_unlabelled_gray_images_are_left_out(
     (tmp_path / "testA").rmdir()
     write(tmp_path / "testB" / "0001.png", np.full((48, 48), 10, np.uint8))
     s = probe_set(tmp_path, 48)
-    assert isinstance(s, LabelledSet), s
-    assert len(s.classes) == 8 and s.unlabelled == 1
+    assert isinstance(s, ScoringSet), s
+    assert len(s.classes) == 8 and "the 8 test images whose names give a class; 1 name none" in s.note
     assert_measured(s, TWO)
 
 
@@ -144,8 +145,8 @@ def test_limit_is_balanced_over_classes(tmp_path):
     make_dataset(tmp_path, TWO, n=6)
     s = probe_set(tmp_path, 48, limit=4)
     assert s.classes == ["circle", "circle", "triangle", "triangle"]
-    assert [p.name for p in s.paths] == ["000.png", "001.png"] * 2
-    assert len(s.masks) == len(s.raw_gray) == s.images.shape[0] == 4
+    assert s.names == ["circle/000.png", "circle/001.png", "triangle/000.png", "triangle/001.png"]
+    assert len(s.masks) == s.images.shape[0] == 4
 
 
 @pytest.mark.parametrize("case, expected", [
@@ -179,7 +180,7 @@ def test_missing_dataset_is_a_reason_not_an_exception(tmp_path):
     assert isinstance(reason, str) and reason.startswith("no accuracy: ")
 
 
-def painted(s: LabelledSet, colour_of) -> list[np.ndarray]:
+def painted(s: ScoringSet, colour_of) -> list[np.ndarray]:
     """RGB outputs: each image's mask painted with colour_of(class), on black."""
     outs = []
     for mask, cls in zip(s.masks, s.classes):
@@ -216,16 +217,15 @@ def test_probe_scores_a_perfect_generator_1_and_all_red_the_red_fraction(tmp_pat
     extra = np.where(figure_mask("circle", 48, 4), GRAY, 10).astype(np.uint8)
     write(tmp_path / "testB" / "circle" / "extra.png", extra)
     s = probe_set(tmp_path, 48)
-    assert isinstance(s, LabelledSet), s
-    probe = ColourizationProbe(s.gray_domain, s.images, s.raw_gray, s.classes, s.class_colors, s.gray_level, s.masks)
+    assert isinstance(s, ScoringSet), s
+    probe = ColourizationProbe(s)
 
     perfect = painted(s, lambda cls: s.class_colors[cls])
-    assert score_images(s.raw_gray, perfect, s.classes, s.class_colors, s.gray_level, masks=s.masks).accuracy == 1.0
+    assert score_outputs(perfect, s).accuracy == 1.0
     assert probe.accuracy(LookupGenerator(s.images, perfect), batch_size=4).accuracy == 1.0
 
     red_fraction = s.classes.count("circle") / len(s.classes)
     assert red_fraction == pytest.approx(0.4)
     assert probe.accuracy(RedGenerator()).accuracy == pytest.approx(red_fraction)
     all_red = painted(s, lambda cls: (255, 0, 0))
-    assert score_images(s.raw_gray, all_red, s.classes, s.class_colors, s.gray_level,
-                        masks=s.masks).accuracy == pytest.approx(red_fraction)
+    assert score_outputs(all_red, s).accuracy == pytest.approx(red_fraction)

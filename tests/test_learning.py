@@ -5,6 +5,7 @@ import numpy as np
 import torch
 
 from cyclegan_workbench.data.images import to_image
+from cyclegan_workbench.data.scoring_set import ScoringSet
 from cyclegan_workbench.data.shapes import ShapeDatasetParams, generate_dataset
 from cyclegan_workbench.data.unaligned import load_domain
 from cyclegan_workbench.models.evaluation import evaluate_losses
@@ -26,12 +27,13 @@ def test_a_small_cyclegan_learns_the_gray_level_and_the_cycle(tmp_path):
     assert trained["SSIM_B"] > untrained["SSIM_B"] + 0.2
 
     rgb = load_domain(data / "testA", 3, 32)
-    gray = load_domain(data / "testB", 1, 32)
+    gray = ScoringSet.from_dataset(data, 32)  # the same scenes, with their figures' interiors
+    interiors = dict(zip(gray.names, gray.masks))
     with torch.no_grad():
         fakes = trainer.model.G_A.eval()(rgb.images.float() / 127.5 - 1)
     inside, outside = [], []
-    for fake, truth in zip(fakes, gray.images):
-        mask = truth[0].numpy() == 128  # shape interiors (edges are anti-aliased)
+    for fake, path in zip(fakes, rgb.paths):
+        mask = interiors[path.stem]
         out = to_image(fake).astype(float)
         inside.append(out[mask].mean())
         outside.append(out[~mask].mean())

@@ -9,15 +9,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+import torch
 
 from cyclegan_workbench.data.errors import UserError
-from cyclegan_workbench.data.scoring import (
-    NO_SHAPE,
-    classify_colour,
-    score_directory,
-    score_images,
-    shape_mask_from_gray,
-)
+from cyclegan_workbench.data.images import to_tensor
+from cyclegan_workbench.data.interior import figure_interior, shape_mask_from_gray
+from cyclegan_workbench.data.scoring import NO_SHAPE, classify_colour, score_directory, score_outputs
+from cyclegan_workbench.data.scoring_set import ScoringSet
 from cyclegan_workbench.data.shapes import (
     SHAPES,
     ShapeDatasetParams,
@@ -67,28 +65,37 @@ def test_swapped_class_colours_score_zero_on_the_swapped_classes(dataset, swappe
     assert result.confusion["circle"] == {"triangle": 4} and result.confusion["triangle"] == {"circle": 4}
 
 
-def test_score_images_from_gray_masks_one_then_zero(dataset, swapped):
+def found_in_gray(grays: list[np.ndarray], classes: list[str]) -> ScoringSet:
+    """A scoring set whose interiors are found in the gray images (no geometry)."""
+    masks = [figure_interior(gray=g, gray_level=128) for g in grays]
+    colors = {"circle": (255, 0, 0), "triangle": (0, 255, 0)}
+    return ScoringSet(torch.stack([to_tensor(g) for g in grays]), masks, classes, colors)
+
+
+def test_score_outputs_with_interiors_found_in_gray_one_then_zero(dataset, swapped):
     stems = [f"{s}_{i:04d}" for s in ("circle", "triangle") for i in range(4)]
-    grays = [gray(dataset / "testB" / f"{s}.png") for s in stems]
+    scoring = found_in_gray([gray(dataset / "testB" / f"{s}.png") for s in stems], [s.split("_")[0] for s in stems])
     truth = [rgb(dataset / "testA" / f"{s}.png") for s in stems]
     fakes = [rgb(swapped / "testA" / f"{s}.png") for s in stems]
-    classes = [s.split("_")[0] for s in stems]
-    colors = {"circle": (255, 0, 0), "triangle": (0, 255, 0)}
-    assert score_images(grays, truth, classes, colors).accuracy == 1.0
-    assert score_images(grays, fakes, classes, colors).accuracy == 0.0
+    assert score_outputs(truth, scoring).accuracy == 1.0
+    assert score_outputs(fakes, scoring).accuracy == 0.0
+    # A batch of generator outputs in [-1, 1] scores the same as the uint8 images it stands for.
+    batch = torch.stack([to_tensor(t) for t in truth])
+    assert score_outputs(batch, scoring).to_dict() == score_outputs(truth, scoring).to_dict()
 
 
 def test_masks_are_resized_to_larger_outputs(dataset):
-    grays = [gray(dataset / "testB" / "triangle_0000.png")]
+    scoring = found_in_gray([gray(dataset / "testB" / "triangle_0000.png")], ["triangle"])
     big = [cv2.resize(rgb(dataset / "testA" / "triangle_0000.png"), (96, 96), interpolation=cv2.INTER_NEAREST)]
-    result = score_images(grays, big, ["triangle"], {"circle": (255, 0, 0), "triangle": (0, 255, 0)})
+    result = score_outputs(big, scoring)
     assert result.accuracy == 1.0
     assert result.predictions[0]["mean_rgb"][1] > 200
 
 
 def test_an_empty_mask_counts_as_wrong():
     out = np.zeros((8, 8, 3), np.uint8)
-    result = score_images([None], [out], ["circle"], {"circle": (0, 0, 0)}, masks=[np.zeros((8, 8), bool)])
+    scoring = ScoringSet(torch.zeros(1, 1, 8, 8), [np.zeros((8, 8), bool)], ["circle"], {"circle": (0, 0, 0)})
+    result = score_outputs([out], scoring)
     assert result.accuracy == 0.0 and result.predictions[0]["predicted"] == NO_SHAPE
     assert NO_SHAPE in result.format_table()
 

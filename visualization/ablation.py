@@ -3,8 +3,8 @@
 The forward is re-run only from the scanned layer, and batched: the batch holds one copy of the inputs
 per filter, each with its own filter zeroed, so the deep, weight-bound layers read their weights once
 per chunk of filters instead of once per filter. The current gains of every layer (a MaskSet) stay
-applied; the baseline is the output with them. With a ScoringSet (gray inputs of a toy dataset and their
-manifest entries), the change of colourization accuracy is measured as well.
+applied; the baseline is the output with them. With a ScoringSet (data.scoring_set: gray inputs with their
+classes and figure interiors), the change of colourization accuracy (data.scoring) is measured as well.
 
 Public API
 ----------
@@ -18,21 +18,19 @@ ablate_layer(graph, layer, inputs=None, masks=None, scoring=None, rank_by="outpu
 AblationResult: layer, effects (ranked FilterEffect list), baseline_accuracy, n_inputs, complete, seconds
     .top(k)  .to_dict()  .format_table(k)
 FilterEffect: filter, output_change (mean |output - baseline|), accuracy, accuracy_change
-ScoringSet.from_files(manifest, paths, size) / ScoringSet.from_dataset(dataset, size, split="test",
-    limit=None): gray images with their classes, shape masks and class colours.
+ScoringSet: data.scoring_set's, importable from here too.
 """
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 
-import cv2
-import numpy as np
 import torch
 
 from cyclegan_workbench.data.errors import UserError
+from cyclegan_workbench.data.scoring import score_outputs
+from cyclegan_workbench.data.scoring_set import ScoringSet
 from cyclegan_workbench.visualization.masks import MaskSet
 from cyclegan_workbench.visualization.trace import eval_mode
 
@@ -93,83 +91,6 @@ class AblationResult:
         return "\n".join(lines)
 
 
-@dataclass
-class ScoringSet:
-    """Gray inputs of a toy dataset with what the colourization score needs for each of them."""
-
-    images: torch.Tensor  # (N, 1, H, W) in [-1, 1]
-    masks: list[np.ndarray]  # bool shape masks (any size; resized to the output)
-    classes: list[str]
-    class_colors: dict
-    names: list[str] = field(default_factory=list)
-
-    def accuracy(self, outputs: torch.Tensor) -> float:
-        from cyclegan_workbench.data.images import to_image
-        from cyclegan_workbench.data.scoring import score_images
-
-        images = [to_image(o) for o in outputs]
-        return score_images([None] * len(images), images, self.classes, self.class_colors, masks=self.masks,
-                            names=self.names or None).accuracy
-
-    @classmethod
-    def from_files(cls, manifest, paths, size: int) -> ScoringSet:
-        """The gray images at `paths`, looked up in the manifest by file name stem."""
-        from cyclegan_workbench.data.shapes import load_manifest
-
-        data = load_manifest(manifest)
-        by_file = {r["file"]: r for r in data["images"]}
-        # Both domains draw the same scenes under the same stems: a file's folder tells them apart;
-        # a copy outside the dataset is matched by stem among the gray images.
-        gray_by_stem = {r["stem"]: r for r in data["images"] if r.get("kind") == "gray"}
-        found = []
-        for path in paths:
-            path = Path(path)
-            row = by_file.get(f"{path.parent.name}/{path.name}") or gray_by_stem.get(path.stem)
-            if row is None or row.get("kind") != "gray":
-                raise UserError(f"{path} is not a gray image of the dataset whose manifest is {manifest}; "
-                                "the colourization accuracy needs gray inputs and their true classes")
-            found.append((path, row))
-        return cls._build(data, found, size)
-
-    @classmethod
-    def from_dataset(cls, dataset, size: int, split: str = "test", limit: int | None = None) -> ScoringSet:
-        """Every gray image of `split` (or the first `limit`) of a generated dataset."""
-        from cyclegan_workbench.data.shapes import dataset_root, load_manifest
-
-        data = load_manifest(dataset)
-        root = dataset_root(dataset)
-        rows = [r for r in data["images"] if r.get("kind") == "gray" and r.get("split") == split]
-        if not rows:
-            raise UserError(f"the dataset {dataset} has no gray {split} images")
-        rows = rows[:limit] if limit else rows
-        return cls._build(data, [(root / r["file"], r) for r in rows], size)
-
-    @classmethod
-    def _build(cls, data: dict, found: list, size: int) -> ScoringSet:
-        from cyclegan_workbench.data.images import read_image, to_tensor
-        from cyclegan_workbench.data.scoring import shape_mask_from_gray
-        from cyclegan_workbench.data.shapes import ShapeDatasetParams, render_coverage
-
-        params = ShapeDatasetParams.from_dict(data["params"])
-        images, masks, classes, names = [], [], [], []
-        for path, row in found:
-            gray = read_image(path, 1)
-            if row.get("shapes"):
-                # The interior only, as the score does: anti-aliased edges mix with the background.
-                coverage = render_coverage(row["shapes"], params.size, params.antialias)
-                mask = coverage == 255 if (coverage == 255).any() else coverage > 0
-            else:
-                mask = shape_mask_from_gray(gray, row.get("gray_level", params.gray_level))
-            if gray.shape != (size, size):
-                gray = cv2.resize(gray, (size, size), interpolation=cv2.INTER_AREA)
-            images.append(to_tensor(gray))
-            masks.append(mask)
-            classes.append(row["shape"])
-            names.append(row["stem"])
-        colors = {k: tuple(v) for k, v in data["class_colors"].items()}
-        return cls(torch.stack(images), masks, classes, colors, names)
-
-
 def ablate_layer(graph, layer, inputs: torch.Tensor | None = None, masks: MaskSet | None = None,
                  scoring: ScoringSet | None = None, rank_by: str = "output", batch_size: int | None = None,
                  progress: Callable[[int, int], bool | None] | None = None) -> AblationResult:
@@ -195,7 +116,7 @@ def ablate_layer(graph, layer, inputs: torch.Tensor | None = None, masks: MaskSe
     n = baseline.shape[0]
     if scoring is not None and len(scoring.classes) != n:
         raise UserError(f"{n} inputs but {len(scoring.classes)} scored images")
-    base_acc = scoring.accuracy(baseline) if scoring is not None else None
+    base_acc = score_outputs(baseline, scoring).accuracy if scoring is not None else None
 
     channels = l.channels
     chunk = batch_size or _chunk_size(graph, l, vals)
@@ -209,7 +130,7 @@ def ablate_layer(graph, layer, inputs: torch.Tensor | None = None, masks: MaskSe
                 variant = out[k * n:(k + 1) * n]
                 effect = FilterEffect(f, float((variant - baseline).abs().mean()))
                 if scoring is not None:
-                    effect.accuracy = scoring.accuracy(variant)
+                    effect.accuracy = score_outputs(variant, scoring).accuracy
                     effect.accuracy_change = effect.accuracy - base_acc
                 effects.append(effect)
             if progress is not None and progress(len(effects), channels) is False:
@@ -254,3 +175,6 @@ def _run_variants(graph, layer, vals: list, filters: list[int], masks: MaskSet, 
                 value = value * gain.to(value.device)
         scratch[i] = value
     return scratch[graph.output_node]
+
+
+__all__ = ["ablate_layer", "AblationResult", "FilterEffect", "ScoringSet"]

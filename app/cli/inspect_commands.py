@@ -87,9 +87,10 @@ def run_ablate(args) -> int:
     import torch
 
     from cyclegan_workbench.data.images import read_image, to_tensor
+    from cyclegan_workbench.data.scoring_set import ScoringSet
     from cyclegan_workbench.data.unaligned import list_images
     from cyclegan_workbench.models.runtime import tune_allocator
-    from cyclegan_workbench.visualization.ablation import ScoringSet, ablate_layer
+    from cyclegan_workbench.visualization.ablation import ablate_layer
     from cyclegan_workbench.visualization.masks import MaskSet
     from cyclegan_workbench.visualization.parser import load_and_parse
 

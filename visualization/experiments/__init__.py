@@ -8,7 +8,7 @@ descriptor.Experiment). registry.experiments() finds them; the report, the pipel
 the GUI's experiment worker and its menu iterate over it, so adding an experiment means adding one module.
 
 Shared by the experiments: result (ExperimentResult, ExperimentCancelled, progress), inputs (the gray ->
-RGB generator, test sets from a dataset or rendered in memory), running (batched forward + score), figures,
+RGB generator, test sets from a dataset or drawn in memory), running (batched forward), figures,
 formatting (how numbers read), cyclegan_measures (a whole CycleGAN's test losses and loss curves, measured
 by the pipeline's training stages) and loaded_model (any experiment on one loaded generator).
 
@@ -16,7 +16,8 @@ Experiments build their own MaskSets and never touch the caller's gains. Long lo
 `progress(fraction, message)` and poll `cancelled()`; when it returns True they raise ExperimentCancelled.
 What "painted red" means is defined in visualization/measurements.py (chroma and hue rules). Pixel-level
 measurements use the pixels at least half covered by a shape at the output resolution; accuracies use
-data.scoring's rule (mean colour of the shape interior, nearest class colour).
+data.scoring.score_outputs on a data.scoring_set.ScoringSet (mean colour of the figure's interior, nearest class
+colour).
 """
 from cyclegan_workbench.visualization.experiments.cyclegan_measures import (
     LossCurve,
@@ -32,12 +33,10 @@ from cyclegan_workbench.visualization.experiments.descriptor import (
 from cyclegan_workbench.visualization.experiments.figures import figure_png
 from cyclegan_workbench.visualization.experiments.formatting import colour_names
 from cyclegan_workbench.visualization.experiments.inputs import (
-    FigureSet,
     as_colourizer,
     balanced_stems,
     balanced_test_set,
     conv_layers,
-    render_figures,
     shifted_params,
 )
 from cyclegan_workbench.visualization.experiments.loaded_model import (
@@ -54,7 +53,7 @@ from cyclegan_workbench.visualization.experiments.result import ExperimentCancel
 
 __all__ = [
     "Experiment", "MenuEntry", "AskWholeNumber", "PipelineContext", "experiments", "experiment",
-    "loaded_model_experiments", "ExperimentResult", "ExperimentCancelled", "FigureSet", "render_figures",
+    "loaded_model_experiments", "ExperimentResult", "ExperimentCancelled",
     "as_colourizer", "conv_layers", "balanced_stems", "balanced_test_set", "shifted_params", "LoadedModelInputs",
     "run_experiment", "run_loaded_experiment", "LossCurve", "measure_cyclegan", "cyclegan_accuracy", "figure_png",
     "colour_names",

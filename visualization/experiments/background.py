@@ -10,12 +10,13 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from cyclegan_workbench.data.errors import UserError
-from cyclegan_workbench.data.scoring import score_images
+from cyclegan_workbench.data.scoring import score_outputs
+from cyclegan_workbench.data.scoring_set import ScoringSet
 from cyclegan_workbench.data.shapes import ShapeDatasetParams
 from cyclegan_workbench.visualization.experiments.descriptor import Experiment, MenuEntry
 from cyclegan_workbench.visualization.experiments.figures import examples_figure, nan_for_none, new_figure
 from cyclegan_workbench.visualization.experiments.formatting import pct, toy_model_phrase
-from cyclegan_workbench.visualization.experiments.inputs import as_colourizer, conv_layers, render_figures
+from cyclegan_workbench.visualization.experiments.inputs import as_colourizer, conv_layers
 from cyclegan_workbench.visualization.experiments.result import (
     CancelCheck,
     ExperimentResult,
@@ -55,13 +56,13 @@ def background_sweep(generator, size: int, base_params: ShapeDatasetParams | Non
     background_coloured = []  # fraction of the pixels off the figures painted a class colour
     for level in used:
         params = replace(base_params, background=str(level), train_per_class=0, test_per_class=per_class)
-        figs = render_figures(params, size)
+        figs = ScoringSet.from_params(params, size, class_colors)
         tracker.advance(f"rendering background {level}")
         outputs = to_u8(translate(graph, figs.images, None, tracker, f"background {level}"))
-        scored = score_images([None] * len(outputs), outputs, figs.classes, class_colors, masks=figs.masks)
+        scored = score_outputs(outputs, figs)
         accuracy.append(scored.accuracy)
-        outside = [paint_labels(o, class_colors)[untouched_at(c, *o.shape[:2])]
-                   for o, c in zip(outputs, figs.coverages)]
+        outside = [paint_labels(o, class_colors)[untouched_at(figs.coverage(i), *o.shape[:2])]
+                   for i, o in enumerate(outputs)]
         background_coloured.append(float((np.concatenate(outside) >= 0).mean()))
         for c in per_class_acc:
             per_class_acc[c].append(scored.per_class.get(c))

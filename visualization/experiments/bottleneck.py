@@ -8,7 +8,8 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
-from cyclegan_workbench.visualization.ablation import ScoringSet
+from cyclegan_workbench.data.scoring import score_outputs
+from cyclegan_workbench.data.scoring_set import ScoringSet
 from cyclegan_workbench.visualization.experiments.descriptor import Experiment, MenuEntry
 from cyclegan_workbench.visualization.experiments.figures import grid_image, new_figure, show
 from cyclegan_workbench.visualization.experiments.formatting import num, pct, toy_model_phrase
@@ -19,7 +20,7 @@ from cyclegan_workbench.visualization.experiments.result import (
     Progress,
     ProgressTracker,
 )
-from cyclegan_workbench.visualization.experiments.running import batch_count, score, to_u8, translate
+from cyclegan_workbench.visualization.experiments.running import batch_count, translate
 from cyclegan_workbench.visualization.masks import MaskSet
 from cyclegan_workbench.visualization.measurements import coverage_at
 from cyclegan_workbench.visualization.render import image_rgb
@@ -39,7 +40,7 @@ def bottleneck_nullification(generator, images: ScoringSet, samples: int = 2, pr
     masks.nullify_bottleneck()
     intact = translate(graph, images.images, None, tracker, "intact outputs")
     nulled = translate(graph, images.images, masks, tracker, "bottleneck zeroed")
-    s_intact, s_nulled = score(images, to_u8(intact)), score(images, to_u8(nulled))
+    s_intact, s_nulled = score_outputs(intact, images), score_outputs(nulled, images)
     diff = (nulled - intact).abs()
     h, w = diff.shape[-2:]
     inside = torch.from_numpy(np.stack([coverage_at(m, h, w) for m in images.masks]))[:, None].expand_as(diff)

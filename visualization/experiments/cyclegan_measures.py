@@ -6,19 +6,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-import torch
-from torch import nn
-
-from cyclegan_workbench.visualization.ablation import ScoringSet
-from cyclegan_workbench.visualization.experiments.running import BATCH, score, to_u8
+from cyclegan_workbench.data.scoring import score_outputs
+from cyclegan_workbench.data.scoring_set import ScoringSet
+from cyclegan_workbench.models.evaluation import evaluate_losses, generator_outputs
+from cyclegan_workbench.visualization.experiments.running import BATCH
 
 TRAIN_TOTAL_KEYS = ("G_A", "G_B", "cycle_A", "cycle_B", "idt_A", "idt_B")
 
 
 def measure_cyclegan(model, test_batches, scoring: ScoringSet | None) -> dict:
     """Test-set losses (D_A, D_B, G_A, G_B, Cycle_A, Cycle_B, Total, SSIM) and colourization accuracy."""
-    from cyclegan_workbench.models.evaluation import evaluate_losses
-
     table = evaluate_losses(model, test_batches)
     result = {"table": table, "accuracy": None, "per_class": None}
     if scoring is not None:
@@ -30,18 +27,7 @@ def measure_cyclegan(model, test_batches, scoring: ScoringSet | None) -> dict:
 def cyclegan_accuracy(model, scoring: ScoringSet):
     """The colourization ScoreResult of a CycleGAN's gray -> RGB generator on `scoring`."""
     colourizer = model.G_A if model.cfg.network.input_nc == 1 else model.G_B
-    return score(scoring, to_u8(_run_module(colourizer, scoring.images, model.device)))
-
-
-@torch.no_grad()
-def _run_module(net: nn.Module, images: torch.Tensor, device) -> torch.Tensor:
-    was_training = net.training
-    net.eval()
-    try:
-        return torch.cat([net(images[s:s + BATCH].to(device)).float().cpu()
-                          for s in range(0, images.shape[0], BATCH)])
-    finally:
-        net.train(was_training)
+    return score_outputs(generator_outputs(colourizer, scoring.images, model.device, BATCH), scoring)
 
 
 class LossCurve:

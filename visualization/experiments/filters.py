@@ -8,7 +8,8 @@ from collections.abc import Sequence
 import torch
 from matplotlib.figure import Figure
 
-from cyclegan_workbench.visualization.ablation import ScoringSet, ablate_layer
+from cyclegan_workbench.data.scoring_set import ScoringSet
+from cyclegan_workbench.visualization.ablation import ablate_layer
 from cyclegan_workbench.visualization.experiments.descriptor import Experiment, MenuEntry
 from cyclegan_workbench.visualization.experiments.figures import new_figure, show
 from cyclegan_workbench.visualization.experiments.formatting import num, pct, toy_model_phrase

@@ -6,9 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from cyclegan_workbench.data.errors import UserError
+from cyclegan_workbench.data.scoring_set import ScoringSet
 from cyclegan_workbench.data.shapes import ShapeDatasetParams
-from cyclegan_workbench.visualization.ablation import ScoringSet
-from cyclegan_workbench.visualization.experiments.inputs import as_colourizer, balanced_test_set, render_figures
+from cyclegan_workbench.visualization.experiments.inputs import as_colourizer, balanced_test_set
 from cyclegan_workbench.visualization.experiments.registry import experiment, loaded_model_experiments
 from cyclegan_workbench.visualization.experiments.result import CancelCheck, ExperimentResult, Progress
 from cyclegan_workbench.visualization.parser import NetworkGraph
@@ -61,7 +61,7 @@ class LoadedModelInputs:
             if self.dataset is not None:
                 self._test = balanced_test_set(self.dataset, self.size, self.images)
             else:
-                self._test = render_figures(self.params, self.size, self.per_class).scoring(self.class_colors)
+                self._test = ScoringSet.from_params(self.params, self.size, self.class_colors, self.per_class)
         return self._test
 
     @property

@@ -1,13 +1,11 @@
-"""Running a parsed generator over a set of gray images in batches (with progress and cancel) and scoring its
-outputs with data.scoring's rule: the loop every experiment on a loaded generator repeats."""
+"""Running a parsed generator over a set of gray images in batches (with progress and cancel): the loop every
+experiment on a loaded generator repeats. Its outputs are scored by data.scoring.score_outputs."""
 from __future__ import annotations
 
 import numpy as np
 import torch
 
 from cyclegan_workbench.data.images import to_image
-from cyclegan_workbench.data.scoring import score_images
-from cyclegan_workbench.visualization.ablation import ScoringSet
 from cyclegan_workbench.visualization.experiments.result import ProgressTracker
 from cyclegan_workbench.visualization.masks import MaskSet
 from cyclegan_workbench.visualization.parser import NetworkGraph
@@ -33,9 +31,3 @@ def batch_count(n: int) -> int:
 
 def to_u8(outputs: torch.Tensor) -> list[np.ndarray]:
     return [to_image(o) for o in outputs]
-
-
-def score(scoring: ScoringSet, outputs: list[np.ndarray]):
-    """data.scoring's ScoreResult of RGB outputs, one per image of `scoring`."""
-    return score_images([None] * len(outputs), outputs, scoring.classes, scoring.class_colors,
-                        masks=scoring.masks, names=scoring.names or None)

@@ -8,14 +8,14 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from cyclegan_workbench.data.errors import UserError
-from cyclegan_workbench.visualization.ablation import ScoringSet
+from cyclegan_workbench.data.scoring import score_outputs
+from cyclegan_workbench.data.scoring_set import ScoringSet
 from cyclegan_workbench.visualization.experiments.descriptor import Experiment, MenuEntry
 from cyclegan_workbench.visualization.experiments.figures import new_figure, show
 from cyclegan_workbench.visualization.experiments.formatting import pct
 from cyclegan_workbench.visualization.experiments.inputs import (
     as_colourizer,
     first_of_each_class,
-    render_figures,
     shifted_params,
 )
 from cyclegan_workbench.visualization.experiments.result import (
@@ -24,7 +24,7 @@ from cyclegan_workbench.visualization.experiments.result import (
     Progress,
     ProgressTracker,
 )
-from cyclegan_workbench.visualization.experiments.running import batch_count, score, to_u8, translate
+from cyclegan_workbench.visualization.experiments.running import batch_count, translate
 from cyclegan_workbench.visualization.render import image_rgb
 
 KEY = "shift"
@@ -47,7 +47,7 @@ def shift_comparison(generators: dict, test_sets: dict[str, ScoringSet], samples
         matrix[name], per_class[name] = {}, {}
         for set_name, images in test_sets.items():
             outputs = translate(graph, images.images, None, tracker, f"{name} on {set_name}")
-            scored = score(images, to_u8(outputs))
+            scored = score_outputs(outputs, images)
             matrix[name][set_name], per_class[name][set_name] = scored.accuracy, scored.per_class
             shown[(name, set_name)] = outputs
     numbers = {"accuracy": matrix, "per_class": per_class,
@@ -103,7 +103,7 @@ def run_in_pipeline(ctx) -> ExperimentResult:
 def run_on_loaded_model(graph, inputs, hooks: dict) -> tuple[ExperimentResult, str]:
     """One model: its test images and as many figures rendered with random shifts."""
     test = inputs.test_images()
-    shifted = render_figures(shifted_params(inputs.params), inputs.size, inputs.per_class).scoring(inputs.class_colors)
+    shifted = ScoringSet.from_params(shifted_params(inputs.params), inputs.size, inputs.class_colors, inputs.per_class)
     # The dataset's own test split is only "centred" when the dataset was made without shifts.
     own = "centred" if not inputs.params.shift else f"test split (shift {inputs.params.shift} px)"
     result = shift_comparison({"loaded": graph}, {own: test, "shifted": shifted}, **hooks)

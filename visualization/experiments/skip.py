@@ -7,7 +7,8 @@ import time
 import numpy as np
 from matplotlib.figure import Figure
 
-from cyclegan_workbench.visualization.ablation import ScoringSet
+from cyclegan_workbench.data.scoring import score_outputs
+from cyclegan_workbench.data.scoring_set import ScoringSet
 from cyclegan_workbench.visualization.experiments.descriptor import AskWholeNumber, Experiment, MenuEntry
 from cyclegan_workbench.visualization.experiments.figures import label_image, new_figure, show
 from cyclegan_workbench.visualization.experiments.formatting import (
@@ -24,7 +25,7 @@ from cyclegan_workbench.visualization.experiments.result import (
     Progress,
     ProgressTracker,
 )
-from cyclegan_workbench.visualization.experiments.running import batch_count, score, to_u8, translate
+from cyclegan_workbench.visualization.experiments.running import batch_count, to_u8, translate
 from cyclegan_workbench.visualization.masks import MaskSet
 from cyclegan_workbench.visualization.measurements import (
     coverage_at,
@@ -55,7 +56,7 @@ def skip_isolation(generator, images: ScoringSet, level: int = 1, edge_width: in
     out_intact, out_isolated = to_u8(intact), to_u8(isolated)
     regions = edge_interior_colour([out_intact, out_isolated], images, edge_width)
     tracker.advance("measuring")
-    s_intact, s_isolated = score(images, out_intact), score(images, out_isolated)
+    s_intact, s_isolated = score_outputs(out_intact, images), score_outputs(out_isolated, images)
     numbers = {
         "images": len(images.classes), "level": level, "edge_width_px": edge_width,
         "zeroed_layers": masks.edited_layers(),

@@ -9,17 +9,13 @@ from dataclasses import replace
 import numpy as np
 from matplotlib.figure import Figure
 
-from cyclegan_workbench.data.scoring import score_images
+from cyclegan_workbench.data.scoring import score_outputs
+from cyclegan_workbench.data.scoring_set import ScoringSet
 from cyclegan_workbench.data.shapes import SHAPES, ShapeDatasetParams
 from cyclegan_workbench.visualization.experiments.descriptor import Experiment, MenuEntry
 from cyclegan_workbench.visualization.experiments.figures import examples_figure, nan_for_none, new_figure
 from cyclegan_workbench.visualization.experiments.formatting import colour_names, num, pct, toy_model_phrase
-from cyclegan_workbench.visualization.experiments.inputs import (
-    FigureSet,
-    as_colourizer,
-    conv_layers,
-    render_figures,
-)
+from cyclegan_workbench.visualization.experiments.inputs import as_colourizer, conv_layers
 from cyclegan_workbench.visualization.experiments.result import (
     CancelCheck,
     ExperimentResult,
@@ -68,7 +64,7 @@ def unseen_figures(generator, size: int, base_params: ShapeDatasetParams | None 
     for aspect in aspects:
         params = replace(base_params, shapes=("rectangle",), aspect=(float(aspect), float(aspect)),
                          train_per_class=0, test_per_class=per_aspect)
-        figs = render_figures(params, size)
+        figs = ScoringSet.from_params(params, size, class_colors)
         tracker.advance(f"rendering 1:{aspect:g} rectangles")
         outputs = to_u8(translate(graph, figs.images, None, tracker, f"1:{aspect:g} rectangles"))
         row = {"aspect": float(aspect), **_unseen_stats(figs, outputs, class_colors, rectangles=True)}
@@ -77,7 +73,7 @@ def unseen_figures(generator, size: int, base_params: ShapeDatasetParams | None 
     per_shape_rows = []
     for shape in shapes:
         params = replace(base_params, shapes=(shape,), train_per_class=0, test_per_class=per_shape)
-        figs = render_figures(params, size)
+        figs = ScoringSet.from_params(params, size, class_colors)
         tracker.advance(f"rendering {shape}s")
         outputs = to_u8(translate(graph, figs.images, None, tracker, f"{shape}s"))
         per_shape_rows.append({"shape": shape, **_unseen_stats(figs, outputs, class_colors, rectangles=False)})
@@ -96,22 +92,23 @@ def unseen_figures(generator, size: int, base_params: ShapeDatasetParams | None 
     return ExperimentResult(KEY, TITLE, QUESTION, setting, numbers, reading, figures, time.perf_counter() - started)
 
 
-def _unseen_stats(figs: FigureSet, outputs: list[np.ndarray], class_colors: dict, rectangles: bool) -> dict:
+def _unseen_stats(figs: ScoringSet, outputs: list[np.ndarray], class_colors: dict, rectangles: bool) -> dict:
     classes = list(class_colors)
     labels_all, by_region = [], {"centre": [], "corners": []}
     predicted: dict[str, int] = {}
-    scored = score_images([None] * len(outputs), outputs, figs.classes, class_colors, masks=figs.masks)
+    scored = score_outputs(outputs, figs)
     for p in scored.predictions:
         predicted[p["predicted"]] = predicted.get(p["predicted"], 0) + 1
     outside_coloured = 0
-    for out, coverage, geometry in zip(outputs, figs.coverages, figs.geometries):
+    for i, (out, geometry) in enumerate(zip(outputs, figs.figures)):
         h, w = out.shape[:2]
+        coverage = figs.coverage(i)
         shape = coverage_at(coverage, h, w)
         labels = paint_labels(out, class_colors)
         labels_all.append(labels[shape])
         outside_coloured += int((labels[untouched_at(coverage, h, w)] >= 0).sum())
         if rectangles:
-            regions = rectangle_regions(geometry[0], figs.canvas, h)
+            regions = rectangle_regions(geometry[0], figs.params.size, h)
             for name in by_region:
                 by_region[name].append(labels[shape & regions[name]])
     shape_pixels = fractions_from_labels(np.concatenate(labels_all), classes)
