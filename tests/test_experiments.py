@@ -469,3 +469,24 @@ def _leaves(value):
             yield from _leaves(v)
     elif isinstance(value, (int, float)) and not isinstance(value, bool):
         yield value
+
+
+def test_figure_text_is_readable(scoring):
+    """Every text of the experiments' figures as shown and saved (titles, labels, ticks, legends, bar labels) is
+    at least 9 pt."""
+    from matplotlib.text import Text
+
+    from cyclegan_workbench.visualization.experiments.figures import SMALL, figure_png
+
+    base = ShapeDatasetParams(size=32, antialias=False, seed=1)
+    results = [filter_ranking(planted_net(), scoring, top_k=2),
+               unseen_figures(RadialPainter(32, 100.0).eval(), 32, base, COLOURS, aspects=(1.0, 3.0), per_aspect=1,
+                              per_shape=1),
+               background_sweep(GlobalPainter(), 32, ShapeDatasetParams(size=32, seed=2), COLOURS,
+                                levels=(0, 255), per_class=1)]
+    for result in results:
+        for name, figure in result.figures.items():
+            assert figure_png(figure).startswith(b"\x89PNG")  # what the results window and the report show
+            small = {t.get_text() for t in figure.findobj(Text) if t.get_visible() and t.get_text()
+                     and t.get_fontsize() < SMALL}
+            assert not small, f"{name}: {sorted(small)[:5]}"

@@ -10,7 +10,7 @@ from matplotlib.figure import Figure
 from cyclegan_workbench.data.errors import UserError
 from cyclegan_workbench.models.evaluation import TABLE_COLUMNS
 from cyclegan_workbench.visualization.experiments.descriptor import Experiment, MenuEntry
-from cyclegan_workbench.visualization.experiments.figures import new_figure
+from cyclegan_workbench.visualization.experiments.figures import HEADING, SMALL, TEXT, new_figure
 from cyclegan_workbench.visualization.experiments.formatting import num, pct, secs
 from cyclegan_workbench.visualization.experiments.result import ExperimentResult
 
@@ -101,16 +101,16 @@ def _curves_figure(rows: list[dict]) -> Figure:
             twin = ax.twinx()
             twin.plot([a for a, _ in acc], [b for _, b in acc], "^:", color="tab:green", ms=3, label="accuracy")
             twin.set_ylim(-0.02, 1.02)
-            twin.tick_params(labelsize=7, colors="tab:green")
+            twin.tick_params(labelsize=SMALL, colors="tab:green")
             if ax is axes.flat[0]:
-                twin.legend(fontsize=7, loc="lower right")
-        ax.set_title(row["label"], fontsize=9)
-        ax.set_xlabel("training images seen", fontsize=8)
-        ax.tick_params(labelsize=7)
+                twin.legend(fontsize=SMALL, loc="lower right")
+        ax.set_title(row["label"], fontsize=HEADING)
+        ax.set_xlabel("training images seen", fontsize=TEXT)
+        ax.tick_params(labelsize=SMALL)
         ax.grid(alpha=0.3)
         if not points:
             ax.text(0.5, 0.5, "no curve points", ha="center", va="center", transform=ax.transAxes)
-    axes.flat[0].legend(fontsize=7)
+    axes.flat[0].legend(fontsize=SMALL)
     return fig
 
 

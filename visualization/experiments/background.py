@@ -14,7 +14,7 @@ from cyclegan_workbench.data.scoring import score_outputs
 from cyclegan_workbench.data.scoring_set import ScoringSet
 from cyclegan_workbench.data.shapes import ShapeDatasetParams
 from cyclegan_workbench.visualization.experiments.descriptor import Experiment, MenuEntry
-from cyclegan_workbench.visualization.experiments.figures import examples_figure, nan_for_none, new_figure
+from cyclegan_workbench.visualization.experiments.figures import SMALL, TEXT, examples_figure, nan_for_none, new_figure
 from cyclegan_workbench.visualization.experiments.formatting import pct, toy_model_phrase
 from cyclegan_workbench.visualization.experiments.inputs import as_colourizer, conv_layers
 from cyclegan_workbench.visualization.experiments.result import (
@@ -125,12 +125,12 @@ def _background_plot(n: dict) -> Figure:
         ax.plot(n["levels"], [nan_for_none(v) for v in values], "--", label=c, alpha=0.7)
     ax.plot(n["levels"], n["background_coloured"], "x:", color="tab:purple", label="background pixels coloured")
     ax.axvline(n["shape_gray_level"], color="0.5", ls=":", label=f"shape gray level {n['shape_gray_level']}")
-    ax.set_xlabel("background gray level", fontsize=8)
-    ax.set_ylabel("fraction", fontsize=8)
+    ax.set_xlabel("background gray level", fontsize=TEXT)
+    ax.set_ylabel("fraction", fontsize=TEXT)
     ax.set_ylim(-0.02, 1.02)
     ax.set_xlim(-5, 260)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=SMALL)
     return fig
 
 

@@ -8,8 +8,12 @@ import numpy as np
 import torch
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.text import Text
 
 from cyclegan_workbench.visualization.render import image_rgb, tile_grid
+
+# Point sizes of the figures' text: readable in the results window and in the report at 100 dpi.
+SMALL, TEXT, HEADING = 9, 10, 11
 
 
 def new_figure(width: float, height: float) -> Figure:
@@ -19,9 +23,12 @@ def new_figure(width: float, height: float) -> Figure:
 
 
 def figure_png(fig: Figure, dpi: int = 100) -> bytes:
-    """A figure as PNG bytes (Agg)."""
+    """A figure as PNG bytes (Agg), with no text smaller than SMALL (tick labels and legends included)."""
     if not isinstance(fig.canvas, FigureCanvasAgg):
         FigureCanvasAgg(fig)
+    for text in fig.findobj(Text):
+        if text.get_fontsize() < SMALL:
+            text.set_fontsize(SMALL)
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=dpi)
     return buffer.getvalue()
@@ -29,7 +36,7 @@ def figure_png(fig: Figure, dpi: int = 100) -> bytes:
 
 def show(ax, image: np.ndarray, title: str = "") -> None:
     ax.imshow(image, interpolation="nearest")
-    ax.set_title(title, fontsize=8)
+    ax.set_title(title, fontsize=TEXT)
     ax.set_axis_off()
 
 
@@ -56,7 +63,7 @@ def examples_figure(graph, examples, layer, caption: str, value_range=None) -> F
         show(axes[0][col], image_rgb(x), label)
         show(axes[1][col], out if isinstance(out, np.ndarray) else image_rgb(out), "output")
         show(axes[2][col], grid_image(raw[layer.node][0].cpu(), value_range), caption)
-    fig.suptitle(f"{caption}: layer {layer.index} ({layer.label})", fontsize=8)
+    fig.suptitle(f"{caption}: layer {layer.index} ({layer.label})", fontsize=TEXT)
     return fig
 
 

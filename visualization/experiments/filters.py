@@ -11,7 +11,7 @@ from matplotlib.figure import Figure
 from cyclegan_workbench.data.scoring_set import ScoringSet
 from cyclegan_workbench.visualization.ablation import ablate_layer
 from cyclegan_workbench.visualization.experiments.descriptor import Experiment, MenuEntry
-from cyclegan_workbench.visualization.experiments.figures import new_figure, show
+from cyclegan_workbench.visualization.experiments.figures import SMALL, TEXT, new_figure, show
 from cyclegan_workbench.visualization.experiments.formatting import num, pct, toy_model_phrase
 from cyclegan_workbench.visualization.experiments.inputs import as_colourizer, conv_layers, first_of_each_class
 from cyclegan_workbench.visualization.experiments.result import (
@@ -98,14 +98,14 @@ def _filter_figure(scan, response: torch.Tensor, top_k: int, sample_class: str) 
     changes = [e.output_change for e in scan.effects]
     every.plot(range(1, len(changes) + 1), changes, "-", color="0.5")
     every.plot(range(1, len(top) + 1), changes[:len(top)], "o", color="tab:red", ms=4)
-    every.set_xlabel(f"rank among the {len(changes)} filters", fontsize=8)
-    every.set_ylabel("mean |output change|", fontsize=8)
+    every.set_xlabel(f"rank among the {len(changes)} filters", fontsize=TEXT)
+    every.set_ylabel("mean |output change|", fontsize=TEXT)
     bars = fig.add_subplot(grid[0, half:])
     bars.bar(range(len(top)), [e.output_change for e in top], color="tab:red")
-    bars.set_xticks(range(len(top)), [str(e.filter) for e in top], fontsize=7)
-    bars.set_xlabel("the most influential filters", fontsize=8)
+    bars.set_xticks(range(len(top)), [str(e.filter) for e in top], fontsize=SMALL)
+    bars.set_xlabel("the most influential filters", fontsize=TEXT)
     for ax in (every, bars):
-        ax.tick_params(labelsize=7)
+        ax.tick_params(labelsize=SMALL)
         ax.grid(alpha=0.3)
     h = response.shape[-1]
     scale = max(1, 64 // max(h, 1))
@@ -113,7 +113,7 @@ def _filter_figure(scan, response: torch.Tensor, top_k: int, sample_class: str) 
         sub = fig.add_subplot(grid[1, k])
         acc = "" if e.accuracy_change is None else f"\nacc {100 * e.accuracy_change:+.1f} pt"
         show(sub, render_map(response, e.filter, scale=scale), f"filter {e.filter}{acc}")
-    fig.suptitle(f"{scan.layer.label}: ablation effects; bottom: responses to one {sample_class}", fontsize=8)
+    fig.suptitle(f"{scan.layer.label}: ablation effects; bottom: responses to one {sample_class}", fontsize=TEXT)
     return fig
 
 

@@ -11,7 +11,7 @@ from cyclegan_workbench.data.errors import UserError
 from cyclegan_workbench.data.scoring import score_outputs
 from cyclegan_workbench.data.scoring_set import ScoringSet
 from cyclegan_workbench.visualization.experiments.descriptor import Experiment, MenuEntry
-from cyclegan_workbench.visualization.experiments.figures import new_figure, show
+from cyclegan_workbench.visualization.experiments.figures import SMALL, TEXT, new_figure, show
 from cyclegan_workbench.visualization.experiments.formatting import pct
 from cyclegan_workbench.visualization.experiments.inputs import (
     as_colourizer,
@@ -69,11 +69,11 @@ def _shift_plot(matrix: dict) -> Figure:
         xs = np.arange(len(models)) + (k - (len(sets) - 1) / 2) * width
         values = [matrix[m][s] for m in models]
         bars = ax.bar(xs, values, width, label=f"{s} test figures")
-        ax.bar_label(bars, labels=[f"{v:.0%}" for v in values], fontsize=7)
-    ax.set_xticks(np.arange(len(models)), [f"trained: {m}" for m in models], fontsize=8)
-    ax.set_ylabel("colourization accuracy", fontsize=8)
+        ax.bar_label(bars, labels=[f"{v:.0%}" for v in values], fontsize=SMALL)
+    ax.set_xticks(np.arange(len(models)), [f"trained: {m}" for m in models], fontsize=TEXT)
+    ax.set_ylabel("colourization accuracy", fontsize=TEXT)
     ax.set_ylim(0, 1.1)
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=SMALL)
     return fig
 
 

@@ -13,7 +13,14 @@ from cyclegan_workbench.data.scoring import score_outputs
 from cyclegan_workbench.data.scoring_set import ScoringSet
 from cyclegan_workbench.data.shapes import SHAPES, ShapeDatasetParams
 from cyclegan_workbench.visualization.experiments.descriptor import Experiment, MenuEntry
-from cyclegan_workbench.visualization.experiments.figures import examples_figure, nan_for_none, new_figure
+from cyclegan_workbench.visualization.experiments.figures import (
+    HEADING,
+    SMALL,
+    TEXT,
+    examples_figure,
+    nan_for_none,
+    new_figure,
+)
 from cyclegan_workbench.visualization.experiments.formatting import colour_names, num, pct, toy_model_phrase
 from cyclegan_workbench.visualization.experiments.inputs import as_colourizer, conv_layers
 from cyclegan_workbench.visualization.experiments.result import (
@@ -154,13 +161,13 @@ def _unseen_plot(rows, trained, names) -> Figure:
     ax1.plot(x, [nan_for_none(r["shape_pixels"]["other"]) for r in rows], "^:", color="0.4", label="neither")
     ax1.plot(x, [r["coloured_outside_per_shape_pixel"] for r in rows], "x--", color="tab:purple",
              label="coloured outside / figure pixels")
-    ax1.set_title("fraction of shape pixels painted", fontsize=9)
-    ax2.set_title("corners vs centre of the rectangle", fontsize=9)
+    ax1.set_title("fraction of shape pixels painted", fontsize=HEADING)
+    ax2.set_title("corners vs centre of the rectangle", fontsize=HEADING)
     for ax in (ax1, ax2):
-        ax.set_xlabel("aspect ratio (long side / short side)", fontsize=8)
+        ax.set_xlabel("aspect ratio (long side / short side)", fontsize=TEXT)
         ax.set_ylim(-0.02, max(1.02, max(r["coloured_outside_per_shape_pixel"] for r in rows) + 0.05))
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
+        ax.legend(fontsize=SMALL)
     return fig
 
 
