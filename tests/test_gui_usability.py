@@ -271,7 +271,7 @@ def test_the_ablation_scan_says_how_far_it_is_and_marks_its_chart_stale(qtbot, t
     click_tile(qtbot, tab, 0)  # an edit after the scan: its ranking no longer describes what is shown
     qtbot.waitUntil(lambda: tab.scan.chart.stale, timeout=3000)
     assert all(bar.get_alpha() == 0.3 for bar in tab.scan.chart._bars)
-    assert "stale" in tab.scan.chart._stale_note.get_text()
+    assert "stale" in tab.scan.chart._stale_note.get_text() and "changed" in tab.scan.chart.toolTip()
     tab.undo_stack.undo()  # back to the scanned state
     qtbot.waitUntil(lambda: not tab.scan.chart.stale, timeout=3000)
 

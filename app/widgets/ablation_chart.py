@@ -48,7 +48,7 @@ class AblationChart(FigureCanvasQTAgg):
                 labels = [str(f) for f in self._filters]
                 self.ax.set_xticks(positions, labels, rotation=90 if max(map(len, labels)) > 2 else 0)
                 self.ax.set_xlabel("filter (strongest first)")
-                self.ax.set_ylabel("mean |output change|")
+                self.ax.set_ylabel("mean |Δ output|")
                 self.ax.ticklabel_format(axis="y", style="sci", scilimits=(-2, 3))
                 self.ax.set_title(title, fontsize="medium")
         self.draw_idle()
@@ -64,9 +64,11 @@ class AblationChart(FigureCanvasQTAgg):
             self._stale_note.remove()
             self._stale_note = None
         if stale:
-            self._stale_note = self.ax.text(0.5, 0.95, "stale: the input, masks or layer changed since this scan",
-                                            ha="center", va="top", transform=self.ax.transAxes, color="#b00020",
-                                            fontsize="small")
+            self._stale_note = self.ax.text(0.98, 0.96, "stale: scan again", ha="right", va="top",
+                                            transform=self.ax.transAxes, color="#b00020", fontsize="small",
+                                            bbox={"facecolor": "white", "edgecolor": "#b00020", "pad": 2})
+        self.setToolTip("The input, the masks or the layer changed since this scan: its ranking describes the "
+                        "state it was made in" if stale else "")
         self.draw_idle()
 
     def _on_pick(self, event) -> None:
