@@ -37,6 +37,21 @@ def tiny_config(dataroot, **training) -> RunConfig:
     return cfg
 
 
+def reference_run(folder, num_downs: int = 3, ngf: int = 4, train_opt: str | None = None):
+    """A run folder as pytorch-CycleGAN-and-pix2pix writes it: latest_net_G_*.pth (G_A: RGB -> gray,
+    G_B: gray -> RGB), optionally train_opt.txt, no config.json."""
+    from cyclegan_workbench.models.networks import UnetGenerator
+
+    folder.mkdir()
+    torch.manual_seed(0)
+    for which, (cin, cout) in {"G_A": (3, 1), "G_B": (1, 3)}.items():
+        torch.save(UnetGenerator(cin, cout, num_downs, ngf, "instance").state_dict(),
+                   folder / f"latest_net_{which}.pth")
+    if train_opt is not None:
+        (folder / "train_opt.txt").write_text(train_opt)
+    return folder
+
+
 # --- GUI tests (pytest-qt) -----------------------------------------------------------------------
 # Qt warns (and qt_log_level_fail turns the warning into a failure) when XDG_RUNTIME_DIR is unset.
 if not os.environ.get("XDG_RUNTIME_DIR"):

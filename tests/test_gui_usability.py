@@ -9,19 +9,7 @@ from PyQt5.QtCore import Qt
 
 from cyclegan_workbench.models import checkpoints
 from cyclegan_workbench.models.networks import UnetGenerator
-
-
-def reference_run(folder, num_downs: int, ngf: int = 4, train_opt: str | None = None):
-    """A run folder as pytorch-CycleGAN-and-pix2pix writes it: no config.json, latest_net_G_*.pth, and
-    optionally train_opt.txt."""
-    folder.mkdir()
-    torch.manual_seed(0)
-    for which, (cin, cout) in {"G_A": (3, 1), "G_B": (1, 3)}.items():
-        torch.save(UnetGenerator(cin, cout, num_downs, ngf, "instance").state_dict(),
-                   folder / f"latest_net_{which}.pth")
-    if train_opt is not None:
-        (folder / "train_opt.txt").write_text(train_opt)
-    return folder
+from tests.conftest import reference_run
 
 
 def make_test_tab(qtbot):
@@ -353,9 +341,7 @@ def test_compare_two_layers_and_the_same_layer_of_another_epoch(qtbot, tiny_run,
     assert left.panel.viewer.image().shape != right.panel.viewer.image().shape  # two different layers
 
     # The same layer of another model: an untrained copy of this generator, on the same input.
-    import torch
 
-    from cyclegan_workbench.models.networks import UnetGenerator
 
     torch.manual_seed(5)
     other = tmp_path / "latest_net_G_B.pth"

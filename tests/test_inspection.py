@@ -12,20 +12,8 @@ import torch
 
 from cyclegan_workbench.data.errors import UserError
 from cyclegan_workbench.data.images import as_channels, write_image
-from cyclegan_workbench.models.networks import UnetGenerator
 from cyclegan_workbench.visualization.inspection import BUNDLED_SAMPLES, EditView, InspectedModel
-
-
-def reference_run(folder, num_downs: int = 3, ngf: int = 4, train_opt: str | None = None):
-    """What pytorch-CycleGAN-and-pix2pix writes: latest_net_G_*.pth, maybe train_opt.txt, no config.json."""
-    folder.mkdir()
-    torch.manual_seed(0)
-    for which, (cin, cout) in {"G_A": (3, 1), "G_B": (1, 3)}.items():
-        torch.save(UnetGenerator(cin, cout, num_downs, ngf, "instance").state_dict(),
-                   folder / f"latest_net_{which}.pth")
-    if train_opt is not None:
-        (folder / "train_opt.txt").write_text(train_opt)
-    return folder
+from tests.conftest import reference_run
 
 
 @pytest.fixture
