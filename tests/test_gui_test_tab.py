@@ -63,9 +63,9 @@ def test_opening_a_run_shows_layers_skips_bottleneck_and_an_unchanged_output(tes
 def test_clicking_a_response_tile_nullifies_that_filter_and_changes_the_output(qtbot, test_tab):
     tab = test_tab
     tab.layers.select_layer(1)  # down 1: the first activation, 4 maps at 16x16
-    qtbot.waitUntil(lambda: tab.layer == 1 and len(tab._grid.tiles) == 4, timeout=2000)
+    qtbot.waitUntil(lambda: tab.layer == 1 and len(tab.response.channels) == 4, timeout=2000)
     before = after(tab)
-    channel = tab._grid.tiles[2].channel
+    channel = tab.response.channels[2]
     click_tile(qtbot, tab, 2)
     qtbot.waitUntil(lambda: tab.model.masks["G_B"].edited_layers() == [1], timeout=2000)
     assert tab.model.masks["G_B"].filter_gains(1)[channel] == 0.0
@@ -108,11 +108,11 @@ def test_a_mask_set_of_another_generator_is_refused_with_a_dialog(qtbot, test_ta
     from PyQt5.QtWidgets import QFileDialog, QMessageBox
 
     tab = test_tab
-    tab.generator.setCurrentIndex(tab.generator.findData("G_A"))  # RGB -> gray: another graph
+    tab.top_bar.generator.setCurrentIndex(tab.top_bar.generator.findData("G_A"))  # RGB -> gray: another graph
     tab.nullify_bottleneck()
     path = tmp_path / "g_a.json"
     tab.save_masks(str(path))
-    tab.generator.setCurrentIndex(tab.generator.findData("G_B"))
+    tab.top_bar.generator.setCurrentIndex(tab.top_bar.generator.findData("G_B"))
     monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(path), ""))
     tab.load_masks_dialog()
     boxes = [b for b in tab.findChildren(QMessageBox) if b.isVisible()]
@@ -128,7 +128,7 @@ def test_a_dragged_rectangle_masks_a_region_of_one_map(qtbot, test_tab):
     tab.response.mode.setCurrentIndex(tab.response.mode.findData("rect"))
     tab.response.gain.setValue(0.0)
     x, y, w, h = tab.response.grid.tiles[0]
-    channel = tab._grid.tiles[0].channel
+    channel = tab.response.channels[0]
     grid = tab.response.grid
     start = grid.mapFromScene(QPointF(x + 1, y + 1))
     end = grid.mapFromScene(QPointF(x + w / 2 - 1, y + h / 2 - 1))  # the top-left quarter

@@ -27,7 +27,7 @@ def test_reference_checkpoints_open_at_their_trained_size_which_the_user_can_cha
     tab = make_test_tab(qtbot)
     unet_128 = reference_run(tmp_path / "ref128", num_downs=7)  # a unet_128 without train_opt.txt
     assert tab.open_model(str(unet_128))
-    assert tab.model.size == 128 and tab.size_box.value() == 128 and "128 px" in tab.model_label.text()
+    assert tab.model.size == 128 and tab.top_bar.size_box.value() == 128 and "128 px" in tab.top_bar.model_label.text()
     qtbot.waitUntil(lambda: tab.outputs.panels["after"].viewer.has_image(), timeout=5000)
     assert tab.outputs.panels["after"].viewer.image().shape[:2] == (128, 128)
 
@@ -40,10 +40,10 @@ def test_reference_checkpoints_open_at_their_trained_size_which_the_user_can_cha
     assert tab.model.size == 256 and set(tab.model.graphs) == {"G_A", "G_B"}
 
     # The user picks another size: the model is parsed again and the output follows.
-    tab.size_box.setValue(384)
+    tab.top_bar.size_box.setValue(384)
     assert tab.model.size == 384 and tab.model.graphs[tab.which].input_shape[1:] == (384, 384)
     qtbot.waitUntil(lambda: tab.outputs.panels["after"].viewer.image().shape[:2] == (384, 384), timeout=5000)
-    assert tab.size_box.singleStep() == 128  # a U-Net with 7 downsamplings takes multiples of 128
+    assert tab.top_bar.size_box.singleStep() == 128  # a U-Net with 7 downsamplings takes multiples of 128
 
 
 def test_a_size_the_generator_cannot_take_is_refused_and_the_model_stays(qtbot, tmp_path, workbench_home,
@@ -54,9 +54,9 @@ def test_a_size_the_generator_cannot_take_is_refused_and_the_model_stays(qtbot, 
     monkeypatch.setattr(module, "show_warning", lambda parent, title, text: warnings.append(text))
     tab = make_test_tab(qtbot)
     assert tab.open_model(str(reference_run(tmp_path / "ref", num_downs=7)))
-    tab.size_box.setValue(200)
+    tab.top_bar.size_box.setValue(200)
     assert warnings and "divisible by 128" in warnings[0]
-    assert tab.model.size == 128 and tab.size_box.value() == 128
+    assert tab.model.size == 128 and tab.top_bar.size_box.value() == 128
 
 
 def test_start_after_use_in_train_tab_trains_a_new_run_and_keeps_the_old_one(qtbot, window, tiny_run, tmp_path):
@@ -277,7 +277,7 @@ def test_maps_read_as_numbers_hover_readout_and_colour_bars(qtbot, tiny_run, wor
     grid = tab.response.grid
     tile = 2
     x, y, w, h = grid.tiles[tile]
-    channel = tab._grid.tiles[tile].channel
+    channel = tab.response.channels[tile]
     response = tab.model.probes[tab.which].response(tab.layer)[0, channel]
     rows, cols = response.shape
     # The cursor over the last pixel of map `channel`: its value is shown.

@@ -233,7 +233,7 @@ def test_train_stop_open_the_checkpoint_in_the_test_tab_and_edit_it(qtbot, windo
     assert test.model.source == run_dir
     qtbot.waitUntil(lambda: test.outputs.panels["after"].viewer.has_image(), timeout=5000)
     test.layers.select_layer(1)
-    qtbot.waitUntil(lambda: test.layer == 1 and len(test._grid.tiles) == 4, timeout=2000)
+    qtbot.waitUntil(lambda: test.layer == 1 and len(test.response.channels) == 4, timeout=2000)
     before = after(test)
     for tile in range(4):  # every map of the first activation
         click_tile(qtbot, test, tile)

@@ -45,6 +45,9 @@ class EditTools(QGroupBox):
         self.isolate_button.clicked.connect(lambda: self.isolate.emit(self.skip_level.value()))
         self.gate_button.clicked.connect(lambda: self.gate.emit(self.skip_level.value(), self.encoder_gain.value(),
                                                                 self.decoder_gain.value()))
+        self._lay_out()
+
+    def _lay_out(self) -> None:
         rows = ((self.bottleneck_button, self.reset_layer_button, self.reset_all_button),
                 (QLabel("Skip level"), self.skip_level, self.isolate_button, self.gate_button),
                 (QLabel("Gate: encoder ×"), self.encoder_gain, QLabel("decoder ×"), self.decoder_gain))

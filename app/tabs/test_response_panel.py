@@ -25,11 +25,15 @@ HOVER_HINT = "Point at a map to read its values"
 
 class ResponsePanel(QWidget):
     """`display_changed()` when the colormap, normalisation or sorting changes; `apply_map(gain)` and
-    `apply_layer(gain)` from the gain row. The grid's own signals say what the mouse did."""
+    `apply_layer(gain)` from the gain row. What the mouse did on the grid, by feature map (channel) rather
+    than by tile (the grid may be sorted): `map_clicked(channel)` and `map_region_drawn(channel, region)`.
+    The hover readout is the panel's own: the value under the cursor of the layer it shows."""
 
     display_changed = pyqtSignal()
     apply_map = pyqtSignal(float)
     apply_layer = pyqtSignal(float)
+    map_clicked = pyqtSignal(int)
+    map_region_drawn = pyqtSignal(int, object)  # channel, bool array (map height x map width)
 
     def __init__(self, parent=None):
         from cyclegan_workbench.visualization.render import COLORMAPS
@@ -56,6 +60,11 @@ class ResponsePanel(QWidget):
             combo.currentIndexChanged.connect(lambda _: self.display_changed.emit())
         self.sort.toggled.connect(lambda _: self.display_changed.emit())
         self.grid = ResponseGrid()
+        self.channels: list[int] = []  # the channel of each tile shown
+        self._shown = None  # (model, generator, layer) of the grid shown, for the hover readout
+        self.grid.tile_clicked.connect(lambda tile: self.map_clicked.emit(self.channels[tile]))
+        self.grid.region_drawn.connect(lambda tile, region: self.map_region_drawn.emit(self.channels[tile], region))
+        self.grid.hovered.connect(self._on_hovered)
         self.mode.currentIndexChanged.connect(lambda _: self.grid.set_mode(self.mode.currentData()))
         self.grid_bar = ColorBar()
         self.hover_label = QLabel(HOVER_HINT)
@@ -111,9 +120,32 @@ class ResponsePanel(QWidget):
         self.layer_title.setText(f"<b>Layer {layer.index}</b> {layer.label}"
                                  + (" — bottleneck" if layer.is_bottleneck else ""))
         tiles = [(t.x, t.y, t.width, t.height) for t in grid.tiles]
+        self.channels = [t.channel for t in grid.tiles]
         self.grid.set_grid(grid.image, tiles, layer.shape[1:])
         tile_of = {t.channel: k for k, t in enumerate(grid.tiles)}
         self.grid.set_marks({tile_of[c]: g for c, g in marks.items()}, tile_of.get(selected))
+
+    def show_layer(self, model, which: str, layer: int, grid, selected: int | None) -> None:
+        """`show_grid` of an InspectedModel's layer, with the colour bar of its range."""
+        self._shown = model, which, layer
+        self.show_grid(model.graphs[which].layers[layer], grid, model.marks(which, layer), selected)
+        if self.normalize.currentData() == "layer":
+            self.show_range(*model.value_range(which, layer), "whole layer")
+        elif selected is not None:
+            self.show_range(*model.value_range(which, layer, selected), f"map {selected}")
+        else:
+            self.show_range(None, None, "each map from its own min to its max")
+
+    def _on_hovered(self, tile: int, row: int, col: int) -> None:
+        if self._shown is None or not 0 <= tile < len(self.channels):
+            self.show_hover(None)
+            return
+        model, which, layer = self._shown
+        channel = self.channels[tile]
+        value = model.activation(which, layer, channel, row, col)
+        gain = float(model.masks[which].gain(layer)[channel, row, col])
+        self.show_hover(f"map {channel} · x {col}, y {row} · activation {value:.4g}"
+                        + ("" if gain == 1 else f" (after gain × {gain:g})"))
 
     def show_range(self, low: float | None, high: float | None, what: str) -> None:
         self.grid_bar.set_range(self.colormap.currentText(), low, high, what)

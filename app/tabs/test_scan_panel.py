@@ -10,6 +10,13 @@ from cyclegan_workbench.app.widgets.ablation_chart import AblationChart
 from cyclegan_workbench.app.workers import AblationWorker
 
 
+def scan_state(model, which: str, layer: int) -> tuple | None:
+    """What a scan's ranking depends on: generator, layer, input and masks."""
+    if model is None or not model.has_input(which):
+        return None
+    return which, layer, model.inputs[which].tobytes(), model.masks[which].content_key()
+
+
 class ScanPanel(QGroupBox):
     """`scan_requested()` from the button (the tab calls `start`); `finished(result or None)`;
     `bar_clicked(filter)` from the chart."""
@@ -54,15 +61,23 @@ class ScanPanel(QGroupBox):
     def busy(self) -> bool:
         return self.worker is not None
 
-    def start(self, context, state, net, size: int, layer: int, input, masks, scoring_dataset: str,
-              channels: int) -> None:
-        """Scan `layer` of `net` on `input` with `masks`; `state` is what the ranking will depend on."""
-        self.worker = AblationWorker(net, size, layer, input, masks, scoring_dataset=scoring_dataset)
+    def set_model(self, model, graph) -> None:
+        """A new model or generator: no ranking; accuracy only for a colourizer (gray → RGB) with a dataset."""
+        self.accuracy.setEnabled(bool(model.dataroot) and graph.input_shape[0] == 1 and graph.output_shape[0] == 3)
+        self.clear()
+
+    def start(self, model, which: str, layer: int) -> None:
+        """Scan `layer` of `model`'s generator `which` on its input with its masks; nothing while one runs."""
+        if model is None or self.busy or not model.has_input(which):
+            return
+        dataset = model.dataroot if self.accuracy.isChecked() and self.accuracy.isEnabled() else ""
+        self.worker = AblationWorker(model.nets[which], model.size, layer, model.probes[which].input,
+                                     model.masks[which], scoring_dataset=dataset)
         self.worker.signals.progressed.connect(lambda done_total: self.progress.setValue(done_total[0]))
         self.worker.signals.failed.connect(lambda message: show_error(self, "Ablation scan failed", message))
         self.worker.signals.finished.connect(self._on_finished)
-        self.context, self._state = context, state
-        self.progress.setRange(0, channels)
+        self.context, self._state = (which, layer), scan_state(model, which, layer)
+        self.progress.setRange(0, model.graphs[which].layers[layer].channels)
         self.progress.setValue(0)
         self.progress.setFormat("%v / %m filters")
         self.button.setEnabled(False)
@@ -94,7 +109,7 @@ class ScanPanel(QGroupBox):
         self.chart.show_ranking([], [], "")
         self._state = None
 
-    def mark_stale(self, state) -> None:
-        """Grey the ranking out when `state` (generator, layer, input, masks) differs from the scan's."""
+    def mark_stale(self, model, which: str, layer: int) -> None:
+        """Grey the ranking out when what is shown (generator, layer, input, masks) differs from the scan's."""
         if self._state is not None:
-            self.chart.set_stale(state != self._state)
+            self.chart.set_stale(scan_state(model, which, layer) != self._state)
