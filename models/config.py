@@ -52,6 +52,9 @@ class TrainingConfig:
     # Std of the log of a random contrast gain given to each translation before it is translated back: it
     # hides a class coded in the translation's gray level (experiment, see benchmarks/robustness.py).
     cycle_gain_jitter: float = 0.0
+    # Weight of figure vs background pixels in the cycle losses: 0 = a plain mean (the paper's), 1 = figure
+    # and background count half each, however small the figures (experiment, see models/cyclegan.py).
+    cycle_balance: float = 0.0
     pool_size: int = 50
     load_size: int = 128  # images are resized to this...
     crop_size: int = 128  # ...then randomly cropped to this
@@ -196,6 +199,7 @@ def validate(cfg: RunConfig) -> None:
         (t.pool_size >= 0, "pool size cannot be negative"),
         (t.cycle_noise >= 0, "cycle noise cannot be negative"),
         (0 <= t.cycle_gain_jitter <= 2, f"cycle gain jitter must be from 0 to 2, got {t.cycle_gain_jitter}"),
+        (0 <= t.cycle_balance <= 1, f"cycle balance must be from 0 to 1, got {t.cycle_balance}"),
         (0 <= t.cycle_margin < 1, f"cycle margin must be from 0 to below 1, got {t.cycle_margin}"),
         (t.crop_size <= t.load_size, f"crop size {t.crop_size} is larger than load size {t.load_size}"),
         (t.device in ("auto", "cpu", "cuda"), f"device must be auto, cpu or cuda, got {t.device!r}"),
