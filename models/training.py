@@ -5,13 +5,19 @@ pause requests between iterations (the requests are thread-safe flags, so a GUI 
 while the loop runs in a worker). It never prints; callers turn reports into progress bars or signals.
 Under torchrun the same loop trains data-parallel (models.distributed): each rank takes its share of every
 batch, the ranks agree on losses and on when to stop, and rank 0 alone validates and writes the run folder.
+
+Optional: a time cap (seconds of training, kept in the training state so a resume continues the count) and
+callbacks (TrainerCallback) called between iterations; the time the callbacks, saves, pauses and the caller
+take is not training time. A callback may keep a small JSON record in the training state.
 """
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import logging
 import math
+import numbers
 import random
 import threading
 import time
@@ -77,6 +83,7 @@ class StepReport:
     lr: float
     epoch_summary: EpochSummary | None = None  # set on an epoch's last iteration
     start_step: int = 0  # global step this run (re)started from, for the ETA
+    train_seconds: float = 0.0  # training time of the whole run, resumes included: what the time cap counts
 
     @property
     def total_steps(self) -> int:
@@ -88,10 +95,53 @@ class StepReport:
         return self.elapsed / max(self.global_step - self.start_step, 1) * (self.total_steps - self.global_step)
 
 
-class Trainer:
-    """Trains a CycleGAN described by a RunConfig into a run directory."""
+class TrainerCallback:
+    """Hooks of Trainer.run(), called in the training thread between iterations; all no-ops here.
 
-    def __init__(self, cfg: RunConfig, run_dir: str | Path, resume: bool = False):
+    The time they take is not training time. Every process calls them (torchrun); rank 0's records are the
+    ones saved. A callback with a `key` keeps `state_dict()` (plain JSON data) in the training state, saved
+    with every save of it; a resume hands the saved record to `load_state_dict()` (a ValueError there makes
+    the state count as damaged). Records of callbacks absent from a resume are kept as they are.
+    """
+
+    key: str | None = None
+    every_seconds: float | None = None  # on_interval's period in seconds of training; None: never
+
+    def on_step(self, trainer: Trainer, report: StepReport) -> None:
+        """After every iteration (its epoch's end, if it is the last, included; the epoch not yet saved)."""
+
+    def on_interval(self, trainer: Trainer, report: StepReport) -> None:
+        """After the iteration that reaches the next multiple of every_seconds, after on_step."""
+
+    def on_epoch_end(self, trainer: Trainer, summary: EpochSummary) -> None:
+        """After an epoch's end, before its save: what it records is saved with that epoch."""
+
+    def on_stop(self, trainer: Trainer) -> None:
+        """A stop request or the time cap ends the run early (trainer.stopped_by says which); before its save."""
+
+    def state_dict(self):
+        return None
+
+    def load_state_dict(self, record) -> None:
+        pass
+
+
+class Trainer:
+    """Trains a CycleGAN described by a RunConfig into a run directory.
+
+    time_cap: stop after the iteration that brings the run's training seconds to it (None: no cap).
+    callbacks: TrainerCallback instances, called in order.
+    """
+
+    def __init__(self, cfg: RunConfig, run_dir: str | Path, resume: bool = False, *,
+                 time_cap: float | None = None, callbacks=()):
+        self.time_cap = _time_cap(time_cap)
+        self.callbacks: list[TrainerCallback] = list(callbacks)
+        keys = [c.key for c in self.callbacks if c.key is not None]
+        if len(keys) != len(set(keys)):
+            raise ValueError(f"two callbacks share a record key: {keys}")
+        if any(c.every_seconds is not None and not c.every_seconds > 0 for c in self.callbacks):
+            raise ValueError("every_seconds must be positive")
         self.run_dir = Path(run_dir)
         self.world = distributed.from_environment()
         if resume:
@@ -124,6 +174,12 @@ class Trainer:
         self.history: list[dict] = []
         self.collapse = CollapseWatch()
         self.epoch, self.iteration = 0, 0
+        self.train_seconds = 0.0  # what the time cap counts, saved with the state
+        # Why run() ends: "epochs", "time cap" or "stop"; set once decided (the cap: on the iteration reaching it).
+        self.stopped_by: str | None = None
+        self._records: dict = {}  # saved records, those of callbacks absent now included (kept, not dropped)
+        self._tick: float | None = None  # since when training time is being counted; None: not counting
+        self._clock_stops = 0  # nesting depth of _off_the_clock()
         if state is not None:
             self._restore(state)
             self.world.run_on_main(lambda: checkpoints.repair_latest_networks(self.run_dir, self.model.networks()))
@@ -190,11 +246,28 @@ class Trainer:
 
     # --- the loop --------------------------------------------------------------------------------
     def run(self):
-        """Train until the last epoch or a stop request; yields a StepReport per iteration."""
+        """Train until the last epoch, a stop request or the time cap; yields a StepReport per iteration.
+
+        Afterwards stopped_by says why it ended. A run whose cap is already used up trains nothing.
+        """
+        self.stopped_by = None
+        if not self.finished and self._cap_reached():
+            self.stopped_by = "time cap"
+            return
+        self._tick = time.perf_counter()
+        try:
+            yield from self._loop()
+        finally:
+            self._count()
+            self._tick = None
+
+    def _loop(self):
         t = self.cfg.training
         per_epoch = self.dataset.batches_per_epoch(t.batch_size)
         start_step = self.epoch * per_epoch + self.iteration
         started = time.perf_counter()
+        ticks = [(math.floor(self.train_seconds / c.every_seconds) + 1) * c.every_seconds if c.every_seconds
+                 else None for c in self.callbacks]
         while self.epoch < t.total_epochs:
             if self.iteration >= per_epoch:
                 # Stopped during an epoch's end (validation, checkpoint) after its last step: finish that
@@ -202,12 +275,16 @@ class Trainer:
                 with warnings.catch_warnings():
                     # No optimizer has stepped in this process yet; the restored schedule is right.
                     warnings.filterwarnings("ignore", message="Detected call of `lr_scheduler.step")
-                    self._end_epoch(0.0)
+                    summary = self._end_epoch(0.0)
+                self._call("on_epoch_end", summary)
+                self.save(reason="epoch")
                 continue
             epoch_start = time.perf_counter()
             for index, real_A, real_B in self.dataset.epoch(self.epoch, t.batch_size, start=self.iteration):
                 # One rank's stop request (a signal to one process) stops every rank after the same step.
                 if not self.world.everyone(self._wait_while_paused()):
+                    self.stopped_by = self.stopped_by or "stop"
+                    self._call("on_stop")
                     self.save(reason="stop")
                     return
                 t0 = time.perf_counter()
@@ -231,19 +308,70 @@ class Trainer:
                     iteration=index + 1, iterations_per_epoch=per_epoch,
                     global_step=(self.epoch - (1 if summary else 0)) * per_epoch + index + 1,
                     losses=losses, seconds=now - t0, elapsed=now - started, lr=self.model.learning_rate,
-                    epoch_summary=summary, start_step=start_step)
-                yield report
+                    epoch_summary=summary, start_step=start_step, train_seconds=self._count())
+                self._after_step(report, ticks)
+                with self._off_the_clock():
+                    yield report
+        self.stopped_by = "epochs"
+
+    def _after_step(self, report: StepReport, ticks: list) -> None:
+        """The callbacks, the epoch's save and the time cap, in that order."""
+        self._call("on_step", report)
+        for i, callback in enumerate(self.callbacks):
+            if ticks[i] is not None and report.train_seconds >= ticks[i]:
+                with self._off_the_clock():
+                    callback.on_interval(self, report)
+                while ticks[i] <= report.train_seconds:
+                    ticks[i] += callback.every_seconds
+        if report.epoch_summary is not None:
+            self._call("on_epoch_end", report.epoch_summary)
+            self.save(reason="epoch")
+        if not self.finished and self._cap_reached():
+            # The stop flag, not a return, so that every rank stops after this iteration (the next one's
+            # agreement); from here on nothing is training, so the clock stops.
+            self.stopped_by = "time cap"
+            self._stop.set()
+            self._count()
+            self._tick = None
+
+    def _call(self, hook: str, *args) -> None:
+        with self._off_the_clock():
+            for callback in self.callbacks:
+                getattr(callback, hook)(self, *args)
+
+    def _cap_reached(self) -> bool:
+        return self.time_cap is not None and self.train_seconds >= self.time_cap
+
+    # --- the training clock: seconds in the loop, less callbacks, saves, pauses and the caller's turns ----
+    def _count(self) -> float:
+        if self._tick is not None and not self._clock_stops:
+            now = time.perf_counter()
+            self.train_seconds += now - self._tick
+            self._tick = now
+        return self.train_seconds
+
+    @contextlib.contextmanager
+    def _off_the_clock(self):
+        self._count()
+        self._clock_stops += 1
+        try:
+            yield
+        finally:
+            self._clock_stops -= 1
+            if self._tick is not None:
+                self._tick = time.perf_counter()
 
     def _wait_while_paused(self) -> bool:
         """Blocks while paused; False when a stop was requested."""
         if not self._running.is_set():
-            # A paused run is saved where it holds, so the Test tab (or translate) can open the generators as
-            # they are now; resuming afterwards is unaffected (saving draws no random numbers).
-            self.save(reason="pause")
-            if self.on_hold is not None:
-                self.on_hold(self.epoch, self.iteration)
-        while not self._running.wait(timeout=0.1):
-            pass
+            with self._off_the_clock():
+                # A paused run is saved where it holds, so the Test tab (or translate) can open the generators
+                # as they are now; resuming afterwards is unaffected (saving draws no random numbers).
+                self.save(reason="pause")
+                if self.on_hold is not None:
+                    self.on_hold(self.epoch, self.iteration)
+                while not self._running.wait(timeout=0.1):
+                    pass
         return not self._stop.is_set()
 
     def _accumulate(self, losses: dict[str, float], n: int) -> None:
@@ -273,8 +401,7 @@ class Trainer:
                                collapsed=self.collapse.streak > 0)
         self.history.append({"epoch": self.epoch, "lr": lr, "seconds": seconds, "train": train,
                              "validation": validation, "accuracy": accuracy})
-        self.save(reason="epoch")
-        return summary
+        return summary  # saved by the caller, after the callbacks, so that their records go with this epoch
 
     # --- checkpoints -----------------------------------------------------------------------------
     def save(self, reason: str = "epoch") -> None:
@@ -283,7 +410,8 @@ class Trainer:
         Every rank calls it at the same points; rank 0 writes while the others wait, so that none leaves (and
         torchrun ends the group) before the run folder is complete, and a failed write stops every rank.
         """
-        self.world.run_on_main(lambda: self._write_run_files(reason))
+        with self._off_the_clock():
+            self.world.run_on_main(lambda: self._write_run_files(reason))
 
     def _write_run_files(self, reason: str) -> None:
         nets = self.model.networks()
@@ -311,6 +439,9 @@ class Trainer:
             "epoch_sums": getattr(self, "_epoch_sums", None) if self.iteration else None,
             "history": self.history,
             "collapse": self.collapse.state_dict(),
+            "train_seconds": self.train_seconds,
+            "callbacks": {**self._records, **{c.key: _plain_json(c.state_dict()) for c in self.callbacks
+                                              if c.key is not None}},
         }
 
     def _restore(self, state: dict) -> None:
@@ -342,6 +473,13 @@ class Trainer:
                     raise ValueError("unexpected running loss sums")
             self.history = list(state.get("history", []))
             self.collapse.load_state_dict(state.get("collapse", {}))
+            self.train_seconds = _seconds(state.get("train_seconds", 0.0))  # states of older versions: 0
+            self._records = _plain_json(state.get("callbacks", {}))
+            if not isinstance(self._records, dict):
+                raise ValueError("callbacks must map keys to records")
+            for callback in self.callbacks:
+                if callback.key in self._records:
+                    callback.load_state_dict(self._records[callback.key])
             self.losses_csv()  # the history must be writable as losses.csv
             self._state()
         except UserError:
@@ -366,6 +504,38 @@ class Trainer:
                             + [f"{val[k]:.6f}" if k in val else "" for k in val_keys]
                             + ["" if h["accuracy"] is None else f"{h['accuracy']:.4f}"])
         return out.getvalue()
+
+
+def _time_cap(value) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 < value < math.inf:
+        raise UserError(f"the time cap must be a positive number of seconds, got {value!r}")
+    return float(value)
+
+
+def _seconds(value) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 <= value < math.inf:
+        raise ValueError(f"train_seconds is {value!r}")
+    return float(value)
+
+
+def _plain_json(value, depth: int = 0):
+    """`value` as plain JSON data (tuples as lists, NumPy numbers as Python ones), so that a weights-only
+    load reads it back; ValueError for anything else (tensors, objects, keys that are not strings)."""
+    if depth > 32:
+        raise ValueError("a callback record is nested too deeply")
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real):
+        return float(value)
+    if isinstance(value, (list, tuple)):
+        return [_plain_json(v, depth + 1) for v in value]
+    if isinstance(value, dict) and all(isinstance(k, str) for k in value):
+        return {k: _plain_json(v, depth + 1) for k, v in value.items()}
+    raise ValueError(f"a callback record holds {type(value).__name__}, not JSON data")
 
 
 def _position(state: dict, total_epochs: int, per_epoch: int) -> tuple[int, int]:

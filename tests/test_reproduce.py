@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -141,7 +142,7 @@ def test_a_time_cap_stops_training_after_the_iteration_that_reached_it(tmp_path)
     assert result["stopped_by"] == "time cap" and result["iterations"] == 1
     assert result["curve"][-1]["step"] == 1
     run = tmp_path / "capped" / "runs" / "toy"
-    assert json.loads((run / "progress.json").read_text())["saved_step"] == 1
+    assert not (run / "progress.json").exists()  # the curve is saved with the training state
     assert (run / "latest_net_G_B.pth").is_file() and not (run / "training_state.pth").exists()
 
 
@@ -153,10 +154,14 @@ def test_a_run_whose_cap_is_used_up_is_evaluated_without_training(tmp_path, monk
     pipeline._datasets()
     with monkeypatch.context() as m:
         m.setattr(Path, "unlink", lambda self, missing_ok=False: None)  # as if it stopped before cleaning up
-        pipeline._train(TOY_MODELS[0])
+        first = pipeline._train(TOY_MODELS[0])
+    # The curve, its final point included, and the seconds used are saved with the state they belong to.
+    state = torch.load(out / "runs" / "toy" / "training_state.pth", weights_only=True)
+    assert (state["epoch"], state["iteration"]) == (0, 1) and state["train_seconds"] == first["train_seconds"]
+    assert state["callbacks"]["reproduce_curve"]["points"] == first["curve"] and first["curve"][-1]["step"] == 1
     recorder = Recorder()
     again = Reproduction(out, budget, listener=recorder)._train(TOY_MODELS[0])
-    assert again["iterations"] == 1 and again["stopped_by"] == "time cap"
+    assert again["iterations"] == 1 and again["stopped_by"] == "time cap" and again["curve"] == first["curve"]
     assert not [m for m in recorder.messages if "iteration" in m]
 
 
@@ -181,6 +186,42 @@ def test_an_interrupted_training_resumes_where_it_stopped(tmp_path, tiny):
     ours = torch.load(out / "runs" / "toy" / "latest_net_G_B.pth", weights_only=True)
     theirs = torch.load(tiny[0] / "runs" / "toy" / "latest_net_G_B.pth", weights_only=True)
     assert all(torch.allclose(ours[k], theirs[k], atol=1e-5) for k in theirs)
+
+
+def test_a_report_folder_of_the_previous_version_resumes_from_its_progress_json(tmp_path, tiny):
+    """Before the curve was saved in the training state, progress.json held it and the seconds used."""
+    out = tmp_path / "old"
+    recorder = Recorder()
+    pipeline = Reproduction(out, "tiny", listener=recorder,
+                            cancelled=lambda: any(m.startswith("toy: iteration 1/") for m in recorder.messages))
+    pipeline._prepare_out_dir()
+    pipeline._datasets()
+    with pytest.raises(PipelineCancelled):
+        pipeline._train(TOY_MODELS[0])
+    run = out / "runs" / "toy"
+    state = torch.load(run / "training_state.pth", weights_only=True)
+    del state["train_seconds"], state["callbacks"]  # what the previous version saved
+    torch.save(state, run / "training_state.pth")
+    point = {"step": 1, "images": 4, "epoch": 0.5, "seconds": 7.25, "train": {"Total": 1.5},
+             "validation": {"Total": 2.5}, "accuracy": 0.5}
+    ahead = dict(point, step=2)  # written after the state was saved: the resume repeats it
+    (run / "progress.json").write_text(json.dumps({"saved_step": 1, "saved_seconds": 7.25, "curve": [point, ahead]}))
+    shutil.copytree(out, tmp_path / "old_capped")
+
+    result = Reproduction(out, "tiny")._train(TOY_MODELS[0])
+    assert result["iterations"] == 2 and result["stopped_by"] == "epochs"
+    assert len(result["curve"]) == 2 and result["curve"][0] == point and result["curve"][1]["step"] == 2
+    assert result["train_seconds"] > 7.25 and result["curve"][1]["seconds"] >= 7.25  # the count continued
+    ours = torch.load(run / "latest_net_G_B.pth", weights_only=True)
+    theirs = torch.load(tiny[0] / "runs" / "toy" / "latest_net_G_B.pth", weights_only=True)
+    assert all(torch.allclose(ours[k], theirs[k], atol=1e-5) for k in theirs)
+
+    # Its seconds count against a cap: 7.25 s used of 5 s, so no more training.
+    capped = dataclasses.replace(BUDGETS["tiny"], toy_seconds=5.0)
+    recorder = Recorder()
+    result = Reproduction(tmp_path / "old_capped", capped, listener=recorder)._train(TOY_MODELS[0])
+    assert result["iterations"] == 1 and result["stopped_by"] == "time cap" and result["curve"] == [point]
+    assert result["train_seconds"] == 7.25 and not [m for m in recorder.messages if "iteration" in m]
 
 
 # --- bad input -------------------------------------------------------------------------------------

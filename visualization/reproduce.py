@@ -11,18 +11,19 @@ saved state.
 REPORT_DIR layout
     pipeline.json           budget and seed of this directory (a rerun with others is refused)
     datasets/<name>/        default, large (3x the training images), shifted
-    runs/<model>/           Trainer run directories, plus progress.json: the loss-curve points and the
-                            training seconds used, in step with the Trainer's saved state (a run
-                            stopped by its time cap keeps its weights, not its resumable state)
+    runs/<model>/           Trainer run directories; the loss-curve points are a record in the training
+                            state, saved with it (a run stopped by its time cap keeps its weights, not its
+                            resumable state). Folders of older versions kept the points and the seconds
+                            used in progress.json instead: a resume reads it when the state holds no curve.
     stages/<stage>.json     a finished stage's results and its wall time (experiments: exp<number>_<key>)
     figures/*.png  report.md  report.html  results.json
 
 Threads: one torch thread per core the machine's other processes leave free at the start (see
 thread_count); the report records the count.
 
-Time caps: a budget may stop a model after a number of wall-clock training seconds (curve evaluations
-and the final save excluded) by the Trainer's own stop request, after the iteration that reaches the cap;
-the Trainer saves its state and the model is evaluated as it is.
+Time caps: a budget may stop a model after a number of wall-clock training seconds: the Trainer's own
+time cap (curve evaluations, which are a Trainer callback, and saves excluded) stops it after the
+iteration that reaches the cap; the Trainer saves its state and the model is evaluated as it is.
 
 Public API
 ----------
@@ -50,6 +51,8 @@ import torch
 
 from cyclegan_workbench.data.errors import UserError
 from cyclegan_workbench.data.files import read_json, remove_leftovers
+from cyclegan_workbench.models.evaluation import evaluate_losses
+from cyclegan_workbench.models.training import TrainerCallback
 from cyclegan_workbench.visualization.experiments import (
     Experiment,
     ExperimentCancelled,
@@ -502,24 +505,21 @@ class Reproduction:
         resume = (run_dir / checkpoints.STATE_FILE).is_file()
         if not resume and run_dir.exists():
             shutil.rmtree(run_dir)  # a run that never reached its first save: start it again
-        trainer = Trainer(cfg, run_dir, resume=resume)
+        recorder = _CurveRecorder(cap / b.curve_points if cap and b.curve_points else None)
+        trainer = Trainer(cfg, run_dir, resume=resume, time_cap=cap, callbacks=[recorder])
         cfg = trainer.cfg
         t = cfg.training
-        per_epoch = trainer.dataset.batches_per_epoch(t.batch_size)
-        progress = _read_json(run_dir / "progress.json") or {"saved_step": 0, "saved_seconds": 0.0, "curve": []}
-        position = trainer.epoch * per_epoch + trainer.iteration
-        curve = LossCurve(progress["curve"])
-        curve.truncate(position)
-        used = float(progress["saved_seconds"]) if resume else 0.0
+        if resume and not recorder.restored:
+            _resume_progress_json(trainer, recorder)
         # The large dataset shares the default one's test split (same seed and count): load it once.
         test_set = "default" if spec.dataset == "large" else spec.dataset
-        val = self._test_data(test_set, t.crop_size, b.curve_val_images)
-        state = _TrainingState(trainer, curve, used, per_epoch, cap, run_dir)
-        stopped_by = self._train_loop(spec, state, val) if not state.done() else state.reason()
+        recorder.val = self._test_data(test_set, t.crop_size, b.curve_val_images)
+        stopped_by = self._train_loop(spec, trainer)
         test = self._test_data(test_set, t.crop_size, None)
         self.listener.stage_progress(1.0, f"{spec.name}: evaluating on {test.count} test images")
         measured = measure_cyclegan(trainer.model, test.batches, test.scoring)
-        step = state.position()
+        step = _position(trainer)
+        per_epoch = trainer.dataset.batches_per_epoch(t.batch_size)
         if stopped_by == "time cap":
             # A capped run is finished for good; its resumable state is most of its disk (1 GB for U-Net 128).
             (run_dir / checkpoints.STATE_FILE).unlink(missing_ok=True)
@@ -528,71 +528,35 @@ class Reproduction:
             "summary": _preset_summary(cfg), "config": cfg.to_dict(), "size": t.crop_size, "batch_size": t.batch_size,
             "train_images": len(trainer.dataset), "test_images": test.count,
             "planned": f"{t.n_epochs} + {t.n_epochs_decay} epochs" + (f", at most {cap:g} s" if cap else ""),
-            "iterations": step, "epochs": step / per_epoch, "images_seen": _images_seen(step, per_epoch, t.batch_size,
-                                                                                        len(trainer.dataset)),
-            "train_seconds": state.used, "curve_seconds": state.curve_seconds, "stopped_by": stopped_by,
-            "curve": curve.points, "table": measured["table"], "accuracy": measured["accuracy"],
+            "iterations": step, "epochs": step / per_epoch, "images_seen": _images_seen(step, trainer),
+            "train_seconds": trainer.train_seconds, "curve_seconds": recorder.seconds, "stopped_by": stopped_by,
+            "curve": recorder.curve.points, "table": measured["table"], "accuracy": measured["accuracy"],
             "per_class": measured["per_class"],
         }
 
-    def _train_loop(self, spec: ModelSpec, state: _TrainingState, val: TestData) -> str:
-        trainer, b = state.trainer, self.budget
-        interval = state.cap / b.curve_points if state.cap and b.curve_points else None
-        next_point = (int(state.used // interval) + 1) * interval if interval else None
-        total_steps = trainer.cfg.training.total_epochs * state.per_epoch
+    def _train_loop(self, spec: ModelSpec, trainer) -> str:
+        """Runs the Trainer with progress messages and the cancel check; why it stopped."""
+        total_steps = trainer.cfg.training.total_epochs * trainer.dataset.batches_per_epoch(
+            trainer.cfg.training.batch_size)
+        cap = trainer.time_cap
         cancelled = False
-        stop_reason = None
-        state.start_clock()
         try:
             for report in trainer.run():
-                state.curve.add_step(report.losses)
-                used = state.now_used()
-                at_epoch_end = report.epoch_summary is not None
-                if at_epoch_end or (next_point is not None and used >= next_point):
-                    self._curve_point(state, report.global_step, val)
-                    while next_point is not None and next_point <= used:
-                        next_point += interval
-                    # An epoch end is where the Trainer has just saved: the time used goes with that state.
-                    state.save_progress(saved=at_epoch_end, step=report.global_step)
-                fraction = report.global_step / total_steps
-                if state.cap:
-                    fraction = max(fraction, used / state.cap)
+                used = report.train_seconds
+                fraction = max(report.global_step / total_steps, used / cap if cap else 0.0)
                 self.listener.stage_progress(min(fraction, 1.0), f"{spec.name}: iteration {report.global_step}/"
                                              f"{total_steps}, epoch {report.epoch}/{report.total_epochs}, "
-                                             f"{used:.0f} s" + (f" of {state.cap:g} s" if state.cap else ""))
-                if stop_reason is None and state.cap and used >= state.cap:
-                    stop_reason = "time cap"
-                elif stop_reason is None and self._cancelled is not None and self._cancelled():
-                    stop_reason, cancelled = "cancelled", True
-                if stop_reason is not None:
-                    # The Trainer saves its state before it returns; that is not training time.
-                    state.freeze()
+                                             f"{used:.0f} s" + (f" of {cap:g} s" if cap else ""))
+                # stopped_by is set when the time cap stops the run after this iteration: that wins.
+                if trainer.stopped_by is None and self._cancelled is not None and self._cancelled():
+                    cancelled = True
                     trainer.request_stop()
         except KeyboardInterrupt:
             trainer.save(reason="stop")
-            state.save_progress(saved=True, step=state.position())
             raise
-        state.save_progress(saved=True, step=state.position())
         if cancelled:
             raise PipelineCancelled("reproduction cancelled; rerun to resume the training where it stopped")
-        if not state.curve.points or state.curve.points[-1]["step"] < state.position():
-            self._curve_point(state, state.position(), val)
-            state.save_progress(saved=True, step=state.position())
-        return "epochs" if trainer.finished else (stop_reason or "epochs")
-
-    def _curve_point(self, state: _TrainingState, step: int, val: TestData) -> None:
-        from cyclegan_workbench.models.evaluation import evaluate_losses
-
-        started = time.perf_counter()
-        seconds = state.now_used()
-        trainer = state.trainer
-        validation = evaluate_losses(trainer.model, val.batches)
-        accuracy = cyclegan_accuracy(trainer.model, val.scoring).accuracy
-        t = trainer.cfg.training
-        state.curve.add_point(step, _images_seen(step, state.per_epoch, t.batch_size, len(trainer.dataset)),
-                              step / state.per_epoch, seconds, validation, accuracy)
-        state.curve_seconds += time.perf_counter() - started
-        state.exclude(time.perf_counter() - started)
+        return trainer.stopped_by
 
     # --- experiments: each one's stage runs its module's run_in_pipeline over these methods ----------
     def _experiment(self, described: Experiment) -> dict:
@@ -641,55 +605,84 @@ class Reproduction:
                 for s in (*TOY_MODELS, *ARCHITECTURES) if s.role == role]
 
 
-class _TrainingState:
-    """Time used and curve of one training, and its progress.json kept in step with the Trainer's saves."""
+class _CurveRecorder(TrainerCallback):
+    """The loss curve of one training: a point every `interval` training seconds, at every epoch end and
+    where the time cap stops it. The points are a record in the training state, so a resume continues
+    the curve the saved state belongs to; the Trainer does not count their evaluation as training time."""
 
-    def __init__(self, trainer, curve, used: float, per_epoch: int, cap: float | None, run_dir: Path):
-        self.trainer, self.curve, self.used, self.per_epoch, self.cap = trainer, curve, used, per_epoch, cap
-        self.run_dir = run_dir
-        self.curve_seconds = 0.0
-        self._clock = None  # perf_counter() when this session's training started; None: not counting
-        self._base = used
-        self._excluded = 0.0
-        self._saved = {"step": self.position(), "seconds": used}
+    key = "reproduce_curve"
 
-    def position(self) -> int:
-        return self.trainer.epoch * self.per_epoch + self.trainer.iteration
+    def __init__(self, interval: float | None):
+        self.every_seconds = interval
+        self.curve = LossCurve()
+        self.val: TestData | None = None  # set before training: it needs the resumed run's size
+        self.seconds = 0.0  # spent on points in this session
+        self.restored = False
 
-    def done(self) -> bool:
-        return self.trainer.finished or (self.cap is not None and self.used >= self.cap)
+    def state_dict(self) -> dict:
+        return {"points": self.curve.points}
 
-    def reason(self) -> str:
-        return "epochs" if self.trainer.finished else "time cap"
+    def load_state_dict(self, record) -> None:
+        if not self.load(record.get("points") if isinstance(record, dict) else None):
+            raise ValueError("the loss-curve record is not a list of points")
 
-    def start_clock(self) -> None:
-        self._clock = time.perf_counter()
-        self._base = self.used
+    def load(self, points) -> bool:
+        """Continue the curve `points` (False, and nothing loaded, when they are not a list of points)."""
+        if not isinstance(points, list) or not all(isinstance(p, dict) and type(p.get("step")) is int
+                                                   for p in points):
+            return False
+        self.curve = LossCurve(points)
+        self.restored = True
+        return True
 
-    def exclude(self, seconds: float) -> None:
-        self._excluded += seconds
+    def on_step(self, trainer, report) -> None:
+        self.curve.add_step(report.losses)
 
-    def freeze(self) -> None:
-        """Stop counting: what follows (the Trainer's final save) is not training."""
-        self.now_used()
-        self._clock = None
+    def on_interval(self, trainer, report) -> None:
+        self._point(trainer)
 
-    def now_used(self) -> float:
-        if self._clock is not None:
-            self.used = self._base + time.perf_counter() - self._clock - self._excluded
-        return self.used
+    def on_epoch_end(self, trainer, summary) -> None:
+        self._point(trainer)
 
-    def save_progress(self, saved: bool, step: int) -> None:
-        if saved:
-            self._saved = {"step": step, "seconds": self.now_used()}
-        write_json(self.run_dir / "progress.json", {"saved_step": self._saved["step"],
-                                                    "saved_seconds": self._saved["seconds"],
-                                                    "curve": self.curve.points})
+    def on_stop(self, trainer) -> None:
+        if trainer.stopped_by == "time cap":  # a cancelled run continues later; its curve too
+            self._point(trainer)
+
+    def _point(self, trainer) -> None:
+        step = _position(trainer)
+        if self.curve.points and self.curve.points[-1]["step"] >= step:
+            return  # this step has its point already (an interval tick, or the cap, on an epoch end)
+        started = time.perf_counter()
+        validation = evaluate_losses(trainer.model, self.val.batches)
+        accuracy = cyclegan_accuracy(trainer.model, self.val.scoring).accuracy
+        per_epoch = trainer.dataset.batches_per_epoch(trainer.cfg.training.batch_size)
+        self.curve.add_point(step, _images_seen(step, trainer), step / per_epoch, trainer.train_seconds,
+                             validation, accuracy)
+        self.seconds += time.perf_counter() - started
 
 
-def _images_seen(step: int, per_epoch: int, batch: int, n: int) -> int:
+def _resume_progress_json(trainer, recorder: _CurveRecorder) -> None:
+    """A run folder of an older version: its curve and training seconds are in progress.json, in step with
+    its training state (points past the state's position were not saved with it: the resume repeats them)."""
+    progress = _read_json(trainer.run_dir / "progress.json")
+    if not isinstance(progress, dict):
+        return
+    if recorder.load(progress.get("curve")):
+        recorder.curve.truncate(_position(trainer))
+    seconds = progress.get("saved_seconds")
+    if isinstance(seconds, (int, float)) and not isinstance(seconds, bool) and 0 <= seconds < float("inf"):
+        trainer.train_seconds = float(seconds)
+
+
+def _position(trainer) -> int:
+    return trainer.epoch * trainer.dataset.batches_per_epoch(trainer.cfg.training.batch_size) + trainer.iteration
+
+
+def _images_seen(step: int, trainer) -> int:
+    per_epoch = trainer.dataset.batches_per_epoch(trainer.cfg.training.batch_size)
     epochs, rest = divmod(step, per_epoch)
-    return epochs * n + min(rest * batch, n)
+    n = len(trainer.dataset)
+    return epochs * n + min(rest * trainer.cfg.training.batch_size, n)
 
 
 def _read_json(path: Path):
