@@ -551,6 +551,9 @@ def _load_optimizer(optimizer: torch.optim.Optimizer, saved, name: str) -> None:
     """optimizer.load_state_dict, checked: torch accepts settings and moments of any type or shape, and a
     damaged one would fail only at the next step, in the middle of training."""
     template = [{k: v for k, v in g.items() if k != "params"} for g in optimizer.param_groups]
+    moments = saved.get("state") if isinstance(saved, dict) else None
+    if not isinstance(moments, dict) or not all(isinstance(v, dict) for v in moments.values()):
+        raise ValueError(f"{name} is not an optimizer state")  # before torch reads it in ways that warn
     optimizer.load_state_dict(saved)
     for group, fresh in zip(optimizer.param_groups, template):
         for key, value in fresh.items():
