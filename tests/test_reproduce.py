@@ -165,8 +165,8 @@ def test_a_run_whose_cap_is_used_up_is_evaluated_without_training(tmp_path, monk
     assert not [m for m in recorder.messages if "iteration" in m]
 
 
-def test_an_interrupted_training_resumes_where_it_stopped(tmp_path, tiny):
-    out = tmp_path / "resumed"
+def cancel_after_first_iteration(out) -> None:
+    """Start the default-preset model of a tiny reproduction in `out` and cancel it after one iteration."""
     recorder = Recorder()
     pipeline = Reproduction(out, "tiny", listener=recorder,
                             cancelled=lambda: any(m.startswith("toy: iteration 1/") for m in recorder.messages))
@@ -174,6 +174,11 @@ def test_an_interrupted_training_resumes_where_it_stopped(tmp_path, tiny):
     pipeline._datasets()
     with pytest.raises(PipelineCancelled):
         pipeline._train(TOY_MODELS[0])
+
+
+def test_an_interrupted_training_resumes_where_it_stopped(tmp_path, tiny):
+    out = tmp_path / "resumed"
+    cancel_after_first_iteration(out)
     state = torch.load(out / "runs" / "toy" / "training_state.pth", weights_only=True)
     assert (state["epoch"], state["iteration"]) == (0, 1)
 
@@ -191,13 +196,7 @@ def test_an_interrupted_training_resumes_where_it_stopped(tmp_path, tiny):
 def test_a_report_folder_of_the_previous_version_resumes_from_its_progress_json(tmp_path, tiny):
     """Before the curve was saved in the training state, progress.json held it and the seconds used."""
     out = tmp_path / "old"
-    recorder = Recorder()
-    pipeline = Reproduction(out, "tiny", listener=recorder,
-                            cancelled=lambda: any(m.startswith("toy: iteration 1/") for m in recorder.messages))
-    pipeline._prepare_out_dir()
-    pipeline._datasets()
-    with pytest.raises(PipelineCancelled):
-        pipeline._train(TOY_MODELS[0])
+    cancel_after_first_iteration(out)
     run = out / "runs" / "toy"
     state = torch.load(run / "training_state.pth", weights_only=True)
     del state["train_seconds"], state["callbacks"]  # what the previous version saved
