@@ -216,13 +216,11 @@ class InspectedModel:
     @_locked
     def value_range(self, which: str, layer: int, channel: int | None = None) -> tuple[float, float]:
         """Min and max of a layer's response (of one map when `channel` is given)."""
-        response = self.probes[which].response(layer)[0]
-        values = response if channel is None else response[channel]
-        return float(values.min()), float(values.max())
+        return self.probes[which].value_range(layer, channel)
 
     @_locked
     def activation(self, which: str, layer: int, channel: int, row: int, col: int) -> float:
-        return float(self.probes[which].response(layer)[0, channel, row, col])
+        return self.probes[which].value(layer, channel, row, col)
 
     @_locked
     def marks(self, which: str, layer: int) -> dict[int, float | None]:

@@ -143,23 +143,32 @@ class Probe:
         self.update()
         return self._vals[self.graph.output_node].clone()
 
-    def response(self, layer, masked: bool = True) -> torch.Tensor:
+    def _cached(self, layer, masked: bool) -> torch.Tensor:
+        """The layer's current response in the cache, not a copy: read it, never keep or change it."""
         node = self.graph.layer(layer).node
         self.update()
-        return (self._vals if masked else self._raw)[node].clone()
+        return (self._vals if masked else self._raw)[node]
+
+    def response(self, layer, masked: bool = True) -> torch.Tensor:
+        return self._cached(layer, masked).clone()
+
+    def value(self, layer, channel: int, row: int, col: int, masked: bool = True, sample: int = 0) -> float:
+        """One activation (the hover readout), without copying the layer."""
+        return float(self._cached(layer, masked)[sample, channel, row, col])
+
+    def value_range(self, layer, channel: int | None = None, masked: bool = True, sample: int = 0):
+        """(min, max) of the layer's response, or of one of its maps, without copying the layer."""
+        values = self._cached(layer, masked)[sample]
+        values = values if channel is None else values[channel]
+        return float(values.min()), float(values.max())
 
     def grid(self, layer, masked: bool = True, sample: int = 0, **render_options):
         """The layer's response as a render.Grid, rendered straight from the cache (no copy)."""
-        node = self.graph.layer(layer).node
-        self.update()
-        return render.tile_grid((self._vals if masked else self._raw)[node], sample=sample, **render_options)
+        return render.tile_grid(self._cached(layer, masked), sample=sample, **render_options)
 
     def map_image(self, layer, channel: int, masked: bool = True, sample: int = 0, **render_options):
         """One feature map of the layer at full size as an RGB image (see render.render_map)."""
-        node = self.graph.layer(layer).node
-        self.update()
-        return render.render_map((self._vals if masked else self._raw)[node], channel, sample=sample,
-                                 **render_options)
+        return render.render_map(self._cached(layer, masked), channel, sample=sample, **render_options)
 
     def responses(self, masked: bool = True) -> dict[int, torch.Tensor]:
         self.update()

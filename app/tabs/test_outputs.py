@@ -35,7 +35,7 @@ class OutputPanels(QWidget):
         v.addWidget(self.edits_label)
 
     def show_view(self, view) -> None:
-        """An EditView (app.tabs.test_model): images, numbers and the difference's colour bar."""
+        """An EditView (visualization.inspection): images, numbers and the difference's colour bar."""
         for key in ("input", "before", "after", "difference"):
             self.panels[key].set_image(getattr(view, key))
         recon = self.panels["reconstruction"]

@@ -143,7 +143,8 @@ class ResponsePanel(QWidget):
         model, which, layer = self._shown
         channel = self.channels[tile]
         value = model.activation(which, layer, channel, row, col)
-        gain = float(model.masks[which].gain(layer)[channel, row, col])
+        gains = model.masks[which].tensor(layer)  # no copy; None: all ones
+        gain = 1.0 if gains is None else float(gains[channel, row, col])
         self.show_hover(f"map {channel} · x {col}, y {row} · activation {value:.4g}"
                         + ("" if gain == 1 else f" (after gain × {gain:g})"))
 
