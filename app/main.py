@@ -31,9 +31,6 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as exc:
         print(f"Error: {exc}", file=sys.stderr)
         return 2
-    except RecursionError:
-        print("Error: an input file is nested too deeply to be read", file=sys.stderr)
-        return 2
     except Exception as exc:  # noqa: BLE001 - the last line of defence: one line, never a traceback
         # Known bad input is reported where it is read, with a message naming it; reaching this is a bug.
         detail = str(exc).splitlines()[0] if str(exc) else ""
