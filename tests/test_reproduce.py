@@ -1,11 +1,16 @@
 """The reproduction pipeline on the tiny budget: every section with finite numbers, figures on disk, reruns
 that skip finished stages, a time cap that stops training cleanly, an interrupted training that resumes,
+the models spread over worker processes or torchrun ranks with the same stages and report as one process,
 and clear errors for bad input (API and command line)."""
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import io
 import json
 import math
+import os
+import re
 import shutil
 import subprocess
 import sys
@@ -17,6 +22,7 @@ import torch
 from cyclegan_workbench.app.main import main
 from cyclegan_workbench.data.errors import UserError
 from cyclegan_workbench.visualization.reproduce import (
+    ARCHITECTURES,
     BUDGETS,
     TOY_MODELS,
     Listener,
@@ -35,6 +41,10 @@ class Recorder(Listener):
     def __init__(self):
         self.finished: dict[str, bool] = {}
         self.messages: list[str] = []
+        self.notices: list[str] = []
+
+    def notice(self, text):
+        self.notices.append(text)
 
     def stage_progress(self, fraction, message):
         assert 0.0 <= fraction <= 1.0
@@ -223,14 +233,125 @@ def test_a_report_folder_of_the_previous_version_resumes_from_its_progress_json(
     assert result["train_seconds"] == 7.25 and not [m for m in recorder.messages if "iteration" in m]
 
 
+# --- how long each model takes; several processes ----------------------------------------------
+MODELS = {"toy", "toy_shifted", "unet_128", "unet_shallow", "unet_mini", "unet_128_b25", "unet_128_large",
+          "unet_128_large_b25"}
+TIMING_LINE = re.compile(r"^  (\w+): (\d+) iterations?, [\d.]+ s of training, [\d.e-]+ s/iteration, on (.+)$")
+
+
+def _timing_lines(lines) -> dict[str, str]:
+    """model -> where it trained, from the lines that say how long each model takes."""
+    return {m.group(1): m.group(3) for m in map(TIMING_LINE.match, lines) if m}
+
+
+def _headings(report: Path) -> list[str]:
+    return [line for line in (report / "report.md").read_text(encoding="utf-8").splitlines()
+            if line.startswith("## ")]
+
+
+def test_each_trained_model_says_how_long_it_takes(tiny):
+    out, results, recorder = tiny
+    assert _timing_lines(recorder.notices) == {name: "cpu" for name in MODELS}
+    md = (out / "report.md").read_text(encoding="utf-8")
+    assert "| time per iteration |" in md
+    toy = results["models"]["toy"]
+    assert f"| {toy['train_seconds'] / toy['iterations']:.3g} s |" in md
+    assert "workers" not in results  # one process: the results are those of earlier versions
+
+
+@pytest.fixture(scope="module")
+def two_workers(tmp_path_factory):
+    """The tiny reproduction run by the command line with --workers 2, and what it printed on stderr."""
+    out = tmp_path_factory.mktemp("workers") / "report"
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        code = main(["reproduce", "--out", str(out), "--budget", "tiny", "--workers", "2"])
+    return out, code, err.getvalue()
+
+
+def test_two_workers_write_the_stages_and_report_of_one_process(two_workers, tiny):
+    out, code, err = two_workers
+    assert code == 0, err[-2000:]
+    assert sorted(p.name for p in (out / "stages").iterdir()) == sorted(p.name for p in (tiny[0] / "stages").iterdir())
+    assert _headings(out) == _headings(tiny[0])
+    for name in ("toy", "unet_128_large"):  # same seed, same data: the same model, whichever process trained it
+        ours, theirs = (json.loads((o / "stages" / f"train_{name}.json").read_text()) for o in (out, tiny[0]))
+        assert ours["result"]["table"] == theirs["result"]["table"]
+        assert ours["worker"]["launcher"] == "workers" and ours["worker"]["of"] == 2 and "worker" not in theirs
+    saved = json.loads((out / "results.json").read_text(encoding="utf-8"))
+    assert saved["workers"] == {"launcher": "workers", "count": 2}
+    assert "--workers 2`" in (out / "report.md").read_text(encoding="utf-8")
+
+
+def test_two_workers_say_how_long_each_model_takes(two_workers):
+    _, code, err = two_workers
+    assert "2 worker processes train each group's models" in err
+    places = _timing_lines(err.splitlines())
+    assert set(places) == MODELS and set(places.values()) == {"cpu, worker 0", "cpu, worker 1"}
+
+
+def test_ctrl_c_stops_every_worker_after_its_step_with_its_state_saved(tmp_path):
+    """The main process alone gets Ctrl-C (here: raised by its listener at the first progress message)."""
+    budget = dataclasses.replace(BUDGETS["tiny"], toy_epochs=(40, 0))  # 2 iterations an epoch, 80 in all
+
+    class CtrlC(Listener):
+        def stage_progress(self, fraction, message):
+            if "iteration" in message:
+                raise KeyboardInterrupt
+
+    out = tmp_path / "stopped"
+    with pytest.raises(KeyboardInterrupt):
+        Reproduction(out, budget, listener=CtrlC(), workers=2).run()
+    for name in ("toy", "toy_shifted"):
+        state = torch.load(out / "runs" / name / "training_state.pth", weights_only=True)
+        assert 0 < 2 * state["epoch"] + state["iteration"] < 80  # stopped part-way, after a step
+        assert not (out / "stages" / f"train_{name}.json").exists()
+    result = Reproduction(out, budget)._train(TOY_MODELS[0])  # and it resumes
+    assert result["iterations"] == 80 and result["stopped_by"] == "epochs"
+
+
+def test_a_workers_error_stops_the_pipeline_as_one_line(tmp_path):
+    out = tmp_path / "broken"
+    Reproduction(out, "tiny")._prepare_out_dir()
+    run = out / "runs" / "toy_shifted"
+    run.mkdir(parents=True)
+    (run / "config.json").write_text("{ damaged")
+    (run / "training_state.pth").write_bytes(b"not a state")
+    with pytest.raises(UserError, match=r"^training toy_shifted failed: .*config\.json"):
+        Reproduction(out, "tiny", workers=2).run()
+
+
+def test_torchrun_ranks_share_the_models_and_rank_0_writes_the_report(tmp_path, tiny):
+    out = tmp_path / "report"
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
+    done = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
+                           "-m", "cyclegan_workbench.app.main", "reproduce", "--out", str(out), "--budget", "tiny"],
+                          capture_output=True, text=True, timeout=300, env=env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert _headings(out) == _headings(tiny[0])
+    assert json.loads((out / "results.json").read_text())["workers"] == {"launcher": "torchrun", "count": 2}
+    for group in (TOY_MODELS, ARCHITECTURES):
+        for i, spec in enumerate(group):  # model i of a group is rank (i mod 2)'s
+            saved = json.loads((out / "stages" / f"train_{spec.name}.json").read_text())
+            assert saved["worker"] == {"launcher": "torchrun", "number": i % 2, "of": 2, "device": "cpu"}
+    assert "rank 1: trained its share of the models" in done.stderr
+    assert _timing_lines(done.stderr.splitlines())["unet_shallow"] == "cpu, rank 1"
+
+
 # --- bad input -------------------------------------------------------------------------------------
-def test_unknown_budget_device_and_seed_are_refused(tmp_path):
+def test_unknown_budget_device_seed_and_workers_are_refused(tmp_path, monkeypatch):
     with pytest.raises(UserError, match="unknown budget 'huge': choose quick, full, tiny"):
         Reproduction(tmp_path / "r", "huge")
     with pytest.raises(UserError, match="seed"):
         Reproduction(tmp_path / "r", "tiny", seed=-1)
     with pytest.raises(UserError, match="cpu or cuda"):
         Reproduction(tmp_path / "r", "tiny", device="tpu")
+    with pytest.raises(UserError, match="workers must be a whole number >= 1, got 0"):
+        Reproduction(tmp_path / "r", "tiny", workers=0)
+    for name, value in (("RANK", "0"), ("WORLD_SIZE", "2"), ("LOCAL_RANK", "0")):
+        monkeypatch.setenv(name, value)
+    with pytest.raises(UserError, match="under torchrun each rank trains its share"):
+        Reproduction(tmp_path / "r", "tiny", workers=2)
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
@@ -294,6 +415,8 @@ def test_cli_rerun_prints_progress_and_the_report_path(tiny, capsys):
     (["--budget", "nope"], "Error: unknown budget 'nope'"),
     (["--seed", "x"], "Error: --seed must be a whole number"),
     (["--device", "gpu"], "Error: device must be cpu or cuda"),
+    (["--workers", "0"], "Error: --workers must be at least 1, got 0"),
+    (["--workers", "two"], "Error: --workers must be a whole number, got 'two'"),
 ])
 def test_cli_bad_values_exit_2_with_a_message(tmp_path, capsys, args, message):
     assert main(["reproduce", "--out", str(tmp_path / "r"), *args]) == 2

@@ -21,6 +21,14 @@ REPORT_DIR layout
 Threads: one torch thread per core the machine's other processes leave free at the start (see
 thread_count); the report records the count.
 
+Several processes (visualization.parallel_training): the models of a group (the default preset's, then the
+architectures) do not depend on each other. With workers > 1 up to that many worker processes train a group's
+models at once, each on its own GPU share or its share of the threads; run by torchrun (WORLD_SIZE > 1), each
+rank trains its share of every group and rank 0 alone runs the experiments and writes the report. Either way
+each model's stage file is the one a single process writes, plus a "worker" entry naming the process and its
+device. After each training the listener's notice gets one line: the model, its iterations, its seconds of
+training, its seconds per iteration and where it trained.
+
 Time caps: a budget may stop a model after a number of wall-clock training seconds: the Trainer's own
 time cap (curve evaluations, which are a Trainer callback, and saves excluded) stops it after the
 iteration that reaches the cap; the Trainer saves its state and the model is evaluated as it is.
@@ -29,23 +37,26 @@ Public API
 ----------
 Budget, BUDGETS ("quick", "full", "tiny"), budget_limits(budget) -> list[str]
 ModelSpec, ARCHITECTURES, TOY_MODELS
-Listener (stage_started / stage_progress / stage_finished; no-ops), PipelineCancelled
-Reproduction(out_dir, budget="quick", device="cpu", seed=0, listener=None, cancelled=None).run() -> dict
+Listener (stage_started / stage_progress / stage_finished / notice; no-ops), PipelineCancelled
+Reproduction(out_dir, budget="quick", device="cpu", seed=0, listener=None, cancelled=None, workers=1).run()
+    -> dict (None on a torchrun rank other than 0)
     budget: a name from BUDGETS or a Budget. A Reproduction is also the PipelineContext the experiments'
     stages run over (colourizer, model_size, test_images, dataset_params, class_colors, trained_models,
     hooks: see experiments.descriptor)
-reproduce(out_dir, **same) -> dict              the results (also in REPORT_DIR/results.json)
+reproduce(out_dir, **same) -> dict | None       the results (also in REPORT_DIR/results.json)
 """
 from __future__ import annotations
 
 import dataclasses
 import datetime
+import functools
 import os
 import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import torch
 
@@ -65,6 +76,7 @@ from cyclegan_workbench.visualization.experiments import (
     shifted_params,
 )
 from cyclegan_workbench.visualization.experiments.unseen import ASPECTS
+from cyclegan_workbench.visualization.parallel_training import Ranks, Workers, where
 from cyclegan_workbench.visualization.report import (
     write_figure,
     write_json,
@@ -252,6 +264,9 @@ class Listener:
     def stage_finished(self, name: str, seconds: float, reused: bool) -> None:
         pass
 
+    def notice(self, text: str) -> None:
+        """A line to show as it is: how the models are spread over processes, how long a model took."""
+
 
 class PipelineCancelled(Exception):
     """The cancel check returned True; finished stages and saved training states are kept."""
@@ -293,9 +308,18 @@ def load_test_data(dataroot: Path, size: int, count: int | None = None) -> TestD
 # The pipeline
 
 
+class Stage(NamedTuple):
+    """One step of the plan: its stage name (the file in stages/), its title, what computes its result."""
+
+    name: str
+    title: str
+    run: Callable[[], dict]
+    model: ModelSpec | None = None  # a training stage's model
+
+
 class Reproduction:
     def __init__(self, out_dir: str | Path, budget: str | Budget = "quick", device: str = "cpu", seed: int = 0,
-                 listener: Listener | None = None, cancelled: Callable[[], bool] | None = None):
+                 listener: Listener | None = None, cancelled: Callable[[], bool] | None = None, workers: int = 1):
         from cyclegan_workbench.models.runtime import resolve_device
 
         if not isinstance(budget, Budget) and budget not in BUDGETS:
@@ -304,6 +328,8 @@ class Reproduction:
             raise UserError(f"device must be cpu or cuda, got {device!r}")
         if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
             raise UserError(f"the seed must be a whole number >= 0, got {seed!r}")
+        if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+            raise UserError(f"the number of workers must be a whole number >= 1, got {workers!r}")
         self.device = resolve_device(device)  # UserError when CUDA is asked for and missing
         self.out = Path(out_dir)
         self.budget = budget if isinstance(budget, Budget) else BUDGETS[budget]
@@ -312,6 +338,8 @@ class Reproduction:
         self._cancelled = cancelled
         self.timings: dict[str, dict] = {}
         self._cache: dict = {}
+        self._spread = _spreading(workers, device)  # None: this process trains every model itself
+        self._done_before: set[str] = set()  # training stages an earlier invocation finished
 
     # --- directory and stages --------------------------------------------------------------------
     def _prepare_out_dir(self) -> None:
@@ -346,28 +374,72 @@ class Reproduction:
             raise UserError(f"cannot create the report folder {out}: {exc.strerror or exc}") from None
         write_json(marker, settings)  # UserError when the folder is not writable
 
+    @property
+    def cancel_check(self) -> Callable[[], bool] | None:
+        """The function that says the user cancelled (None: no one can); the worker pool polls it."""
+        return self._cancelled
+
     def _check_cancel(self) -> None:
         if self._cancelled is not None and self._cancelled():
             raise PipelineCancelled("reproduction cancelled; rerun to continue where it stopped")
 
-    def _stage(self, index: int, total: int, name: str, title: str, fn) -> dict:
-        path = self.out / "stages" / f"{name}.json"
-        if path.is_file():
-            saved = _read_json(path)  # a damaged stage file is simply computed again
-            if (isinstance(saved, dict) and isinstance(saved.get("result"), dict)
-                    and isinstance(saved.get("seconds"), (int, float)) and self._still_valid(saved["result"])):
-                self.timings[name] = {"seconds": saved["seconds"], "reused": True}
-                self.listener.stage_finished(name, saved["seconds"], True)
-                return saved["result"]
+    def _stage(self, index: int, total: int, name: str, title: str, fn, extra: dict | None = None) -> dict:
+        """A stage's result: reused when a finished one is saved, else computed and saved with `extra`."""
+        saved = self.saved_stage(name)
+        if saved is not None:
+            self.timings[name] = {"seconds": saved["seconds"], "reused": True}
+            self.listener.stage_finished(name, saved["seconds"], True)
+            return saved["result"]
         self._check_cancel()
         self.listener.stage_started(index, total, name, title)
         started = time.perf_counter()
         result = fn()
         seconds = time.perf_counter() - started
-        write_json(path, {"result": result, "seconds": seconds})
+        write_json(self.out / "stages" / f"{name}.json", {"result": result, "seconds": seconds, **(extra or {})})
         self.timings[name] = {"seconds": seconds, "reused": False}
         self.listener.stage_finished(name, seconds, False)
         return result
+
+    def saved_stage(self, name: str) -> dict | None:
+        """The stage file of a finished stage ("result", "seconds", maybe "worker"); None when it must run."""
+        path = self.out / "stages" / f"{name}.json"
+        saved = _read_json(path) if path.is_file() else None  # a damaged stage file is simply computed again
+        if (isinstance(saved, dict) and isinstance(saved.get("result"), dict)
+                and isinstance(saved.get("seconds"), (int, float)) and self._still_valid(saved["result"])):
+            return saved
+        return None
+
+    def run_stage(self, index: int, total: int, stage: Stage, worker: dict | None = None) -> dict:
+        """`stage` run (or reused) here; a model trained now is announced. `worker`: the stage file's record
+        of the process that trains it, when the models are spread over several."""
+        result = self._stage(index, total, stage.name, stage.title, stage.run, {"worker": worker} if worker else None)
+        if stage.model is not None and not self.timings[stage.name]["reused"]:
+            self._announce(result, where(worker) if worker else self._device_text())
+        return result
+
+    def collect_stage(self, name: str) -> dict:
+        """The result of a training stage another process ran (a worker, another rank), recorded as ours."""
+        saved = self.saved_stage(name)
+        if saved is None:
+            raise UserError(f"the training stage {name} ended without a valid {self.out / 'stages' / name}.json")
+        reused = name in self._done_before
+        self.timings[name] = {"seconds": saved["seconds"], "reused": reused}
+        self.listener.stage_finished(name, saved["seconds"], reused)
+        if not reused:
+            self._announce(saved["result"], where(saved.get("worker") or {}))
+        return saved["result"]
+
+    def _announce(self, model: dict, where_text: str) -> None:
+        """The line that says how long a model takes."""
+        iterations, seconds = model["iterations"], model["train_seconds"]
+        per = f"{seconds / iterations:.3g} s/iteration" if iterations else "no iteration"
+        self.listener.notice(f"  {model['name']}: {iterations} iteration{'' if iterations == 1 else 's'}, "
+                             f"{seconds:.1f} s of training, {per}, on {where_text}")
+
+    def _device_text(self) -> str:
+        if self.device.type == "cuda":
+            return f"cuda:{torch.cuda.current_device()}"
+        return self.device.type
 
     def _still_valid(self, result: dict) -> bool:
         """A saved stage whose files went missing (figures, datasets, run directories) runs again."""
@@ -378,39 +450,69 @@ class Reproduction:
         return all(f.is_file() for f in files)
 
     # --- the run ---------------------------------------------------------------------------------
-    def run(self) -> dict:
+    def run(self) -> dict | None:
+        """Every stage, then the report; the results. None on a torchrun rank other than 0 (it trains its
+        share of the models, and rank 0 writes the report)."""
         from cyclegan_workbench.models.runtime import tune_allocator
 
         started_wall = time.perf_counter()
         started = datetime.datetime.now().isoformat(timespec="seconds")
         load_start = _load_average()
-        self._prepare_out_dir()
-        tune_allocator()
-        previous_threads = torch.get_num_threads()
-        self.threads = thread_count(load_start)
-        torch.set_num_threads(self.threads)
+        on_main = self._spread.on_main if self._spread is not None else _call
+        if self._spread is not None:
+            self._spread.start(self.device_name)
         try:
-            return self._run(started_wall, started, load_start)
+            on_main(self._prepare_out_dir)  # under torchrun the other ranks wait for it and share its error
+            tune_allocator()
+            previous_threads = torch.get_num_threads()
+            self.threads = thread_count(load_start)
+            torch.set_num_threads(self.threads)
+            try:
+                return self._run(started_wall, started, load_start)
+            finally:
+                torch.set_num_threads(previous_threads)
         finally:
-            torch.set_num_threads(previous_threads)
+            if self._spread is not None:
+                self._spread.stop()
 
-    def _plan(self) -> list[tuple]:
-        """(stage, title, function) in order: the datasets, then for each group of models (the default
-        preset's, then the architectures) their trainings followed by the registered experiments that need
-        them, by number."""
-        plan = [("datasets", "generating the datasets", self._datasets)]
+    def _plan(self) -> list[Stage]:
+        """The stages in order: the datasets, then for each group of models (the default preset's, then the
+        architectures) their trainings followed by the registered experiments that need them, by number."""
+        plan = [Stage("datasets", "generating the datasets", self._datasets)]
         for role, specs in (("toy", TOY_MODELS), ("architecture", ARCHITECTURES)):
-            plan += [(f"train_{s.name}", f"training {s.name} ({s.label})", lambda s=s: self._train(s))
-                     for s in specs]
-            plan += [(e.stage, f"experiment {e.number}: {e.title}", lambda e=e: self._experiment(e))
+            plan += [self._training_stage(s) for s in specs]
+            plan += [Stage(e.stage, f"experiment {e.number}: {e.title}", lambda e=e: self._experiment(e))
                      for e in experiments() if e.needs == role]
         return plan
 
-    def _run(self, started_wall: float, started: str, load_start) -> dict:
+    def _training_stage(self, spec: ModelSpec) -> Stage:
+        return Stage(f"train_{spec.name}", f"training {spec.name} ({spec.label})", lambda: self._train(spec), spec)
+
+    def training_stage(self, model: str) -> Stage:
+        """The training stage of the model named `model` (a worker process is given the name)."""
+        return self._training_stage(next(s for s in (*TOY_MODELS, *ARCHITECTURES) if s.name == model))
+
+    def _run(self, started_wall: float, started: str, load_start) -> dict | None:
         plan = self._plan()
+        total = len(plan) + 1
+        main = self._spread is None or self._spread.is_main
+        if self._spread is not None:
+            self._done_before = {s.name for s in plan if s.model is not None and self.saved_stage(s.name)}
+            if main:
+                self.listener.notice(self._spread.describe(self.threads))
         results = {}
-        for i, (name, title, fn) in enumerate(plan, 1):
-            results[name] = self._stage(i, len(plan) + 1, name, title, fn)
+        for index, stage in enumerate(plan, 1):
+            if stage.model is not None and self._spread is not None:
+                if stage is _first_of_group(plan, stage):  # which trains the whole group
+                    group = [(i, s) for i, s in enumerate(plan, 1) if _same_group(s, stage)]
+                    results.update(self._spread.train(self, group, total))
+            elif stage.name == "datasets" and self._spread is not None:
+                # Every process trains on the datasets: under torchrun the other ranks wait for rank 0's.
+                results[stage.name] = self._spread.on_main(functools.partial(self.run_stage, index, total, stage))
+            elif main:
+                results[stage.name] = self.run_stage(index, total, stage)
+        if not main:
+            return None
         self.listener.stage_started(len(plan) + 1, len(plan) + 1, "report", "writing the report")
         t0 = time.perf_counter()
         assembled = self._assemble(results, started, load_start)
@@ -438,6 +540,8 @@ class Reproduction:
             "default_preset": {"name": toy["preset"], "summary": toy["summary"], "size": toy["size"],
                                "accuracy": toy["accuracy"]},
             "models": models, "experiments": exps, "timings": self.timings,
+            # Only when the models were spread: a single process's results stay as they were.
+            **({"workers": self._spread.summary()} if self._spread is not None else {}),
         }
 
     # --- datasets --------------------------------------------------------------------------------
@@ -661,6 +765,32 @@ class _CurveRecorder(TrainerCallback):
         self.seconds += time.perf_counter() - started
 
 
+def _spreading(workers: int, device: str) -> Workers | Ranks | None:
+    """Who trains the models: torchrun's ranks, `workers` worker processes, or None (this process alone)."""
+    from cyclegan_workbench.models import distributed
+
+    world = distributed.from_environment()
+    if world.active:
+        if workers != 1:
+            raise UserError("--workers is for one machine without torchrun: under torchrun each rank trains its "
+                            "share of the models, so start more ranks instead")
+        return Ranks(world)
+    return Workers(workers, device) if workers > 1 else None
+
+
+def _call(action: Callable[[], object]):
+    return action()
+
+
+def _same_group(stage: Stage, other: Stage) -> bool:
+    """Both train a model of the same group (the default preset's, or the architectures)."""
+    return stage.model is not None and other.model is not None and stage.model.role == other.model.role
+
+
+def _first_of_group(plan: list[Stage], stage: Stage) -> Stage:
+    return next(s for s in plan if _same_group(s, stage))
+
+
 def _resume_progress_json(trainer, recorder: _CurveRecorder) -> None:
     """A run folder of an older version: its curve and training seconds are in progress.json, in step with
     its training state (points past the state's position were not saved with it: the resume repeats them)."""
@@ -726,8 +856,9 @@ def _load_average():
 
 
 def reproduce(out_dir: str | Path, budget: str = "quick", device: str = "cpu", seed: int = 0,
-              listener: Listener | None = None, cancelled: Callable[[], bool] | None = None) -> dict:
-    return Reproduction(out_dir, budget, device, seed, listener, cancelled).run()
+              listener: Listener | None = None, cancelled: Callable[[], bool] | None = None,
+              workers: int = 1) -> dict | None:
+    return Reproduction(out_dir, budget, device, seed, listener, cancelled, workers).run()
 
 
 __all__ = ["Budget", "BUDGETS", "budget_limits", "ModelSpec", "ARCHITECTURES", "TOY_MODELS", "Listener",

@@ -1,7 +1,9 @@
 """`reproduce`: the one-command reproduction of the toy colourization experiments (no Qt).
 
-Prints one line per pipeline stage and a progress bar while a stage runs. Values are checked by the
-pipeline rather than by argparse, so a bad value is a UserError naming it (exit 2, no usage dump).
+Prints one line per pipeline stage, a progress bar while a stage runs, and after each training a line with the
+model's seconds per iteration. Values are checked by the pipeline rather than by argparse, so a bad value is a
+UserError naming it (exit 2, no usage dump). `--workers N` trains each group's models in N processes; run by
+torchrun, every rank trains its share and rank 0 writes the report (visualization.parallel_training).
 """
 from __future__ import annotations
 
@@ -29,6 +31,10 @@ def register(sub) -> None:
                    "of the pipeline whose numbers mean nothing")
     p.add_argument("--device", default="cpu", metavar="cpu|cuda", help="where to train (default cpu)")
     p.add_argument("--seed", default="0", metavar="N", help="seed of the datasets and the trainings (default 0)")
+    p.add_argument("--workers", default="1", metavar="N",
+                   help="train up to N models at once in worker processes (default 1); with --device cuda worker k "
+                   "uses GPU k mod the GPU count, on a CPU the workers share the cores. Under torchrun each rank "
+                   "trains its share of the models instead and rank 0 writes the report")
     p.set_defaults(run=run_reproduce)
 
 
@@ -36,9 +42,10 @@ class _ConsoleListener:
     """Stage lines on stderr; while a stage runs, a progress bar on a terminal, else a line every `interval` s
     (a log file would otherwise fill with carriage-return redraws)."""
 
-    def __init__(self, stream=None, interval: float = 15.0):
+    def __init__(self, stream=None, interval: float = 15.0, bars: bool = True):
         self.stream = stream if stream is not None else sys.stderr
-        self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
+        # torchrun's ranks share one terminal: only rank 0 draws bars, the others write occasional lines.
+        self.tty = bars and bool(getattr(self.stream, "isatty", lambda: False)())
         self.interval = interval
         self.bar: ProgressBar | None = None
         self._drawn = False
@@ -67,6 +74,11 @@ class _ConsoleListener:
         self.stream.write(f"  {name}: {note}\n")
         self.stream.flush()
 
+    def notice(self, text: str) -> None:
+        self._end_bar()
+        self.stream.write(text + "\n")
+        self.stream.flush()
+
     def _end_bar(self) -> None:
         if self.bar is not None:
             self.bar.close()
@@ -83,17 +95,32 @@ def _seed(text: str) -> int:
     return value
 
 
+def _workers(text: str) -> int:
+    try:
+        value = int(text)
+    except (TypeError, ValueError):
+        raise UserError(f"--workers must be a whole number, got {text!r}") from None
+    if value < 1:
+        raise UserError(f"--workers must be at least 1, got {value}")
+    return value
+
+
 def run_reproduce(args) -> int:
+    from cyclegan_workbench.models import distributed
     from cyclegan_workbench.visualization.reproduce import Reproduction
 
+    world = distributed.from_environment()
     pipeline = Reproduction(args.out, budget=args.budget, device=args.device, seed=_seed(args.seed),
-                            listener=_ConsoleListener())
+                            listener=_ConsoleListener(bars=world.is_main), workers=_workers(args.workers))
     try:
         results = pipeline.run()
     except KeyboardInterrupt:
         print(f"\ninterrupted: finished stages and training states are saved in {args.out}; rerun the same "
               "command to resume", file=sys.stderr)
         return 130
+    if results is None:
+        print(f"rank {world.rank}: trained its share of the models; rank 0 writes the report", file=sys.stderr)
+        return 0
     print(f"report: {results['paths']['markdown']} (also report.html); every number: {results['paths']['json']}")
     print(f"wall time {results['wall_seconds']:.0f} s")
     return 0
