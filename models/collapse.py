@@ -26,8 +26,9 @@ class Collapse:
                 else "coloured the shapes no better than chance")
         return (f"no colourization yet: for {self.epochs} epochs the gray->RGB generator {what} (accuracy "
                 f"{self.accuracy:.0%}, chance {self.chance:.0%}). Runs often switch suddenly; if it lasts, try "
-                "another seed, more cycle noise (--cycle-noise, the share of the contrast drowned), a lower "
-                "learning rate, or larger figures.")
+                "another seed, the default preset's defences where they were changed (--shape-weight 10, "
+                "--cycle-balance 1, --cycle-encoder-weight 0), more cycle noise (--cycle-noise), a lower learning "
+                "rate, or larger figures.")
 
 
 class CollapseWatch:

@@ -46,15 +46,28 @@ class TrainingConfig:
     # "CycleGAN, a master of steganography"), so the cycle loss really asks for a faithful
     # translation; relative to the contrast, it never drowns the figures themselves. 0 = the paper's.
     cycle_noise: float = 0.0
-    # The cycle losses aim this far (in [-1, 1] units) inside the tanh's range: at exactly -1 or 1 (black
-    # backgrounds, full colours) an L1 target drives the output layer into saturation (models/cyclegan.py).
+    # The cycle losses aim this far (in [-1, 1] units) inside the tanh's range, and the discriminators see
+    # real images within it: at exactly -1 or 1 (black backgrounds, full colours) both drive the output
+    # layer into saturation (models/cyclegan.py).
     cycle_margin: float = 0.0
     # Std of the log of a random contrast gain given to each translation before it is translated back: it
     # hides a class coded in the translation's gray level (experiment, see benchmarks/robustness.py).
     cycle_gain_jitter: float = 0.0
-    # Weight of figure vs background pixels in the cycle losses: 0 = a plain mean (the paper's), 1 = figure
-    # and background count half each, however small the figures (experiment, see models/cyclegan.py).
+    # Weight of figure vs background pixels in the cycle and shape losses: 0 = a plain mean (the paper's),
+    # 1 = figure and background count half each, however small the figures (models/cyclegan.py).
     cycle_balance: float = 0.0
+    # Weight of the shape losses (models/cyclegan.py, `_shape_loss`): a translation must stand out from its
+    # background where and as much as its input does, in units of each domain's contrast. Between gray and
+    # colour domains, cycle consistency alone accepts a generator that redraws circles as triangles (and
+    # paints them green) or codes the class in the gray level; this self-regularisation (Shrivastava et al.
+    # 2017) of the silhouette leaves the shape as the only carrier of the class. 0 = the paper's.
+    lambda_shape: float = 0.0
+    # Share of the cycle losses' gradient that reaches the generator translating first (the cycle's "encoder";
+    # the one translating back always gets all of it). A hidden code exists because the cycle loss rewards the
+    # encoder for it (Chu et al. 2017); at a small share, hiding no longer pays against the shape losses and
+    # the discriminator. Measured on small figures: G_A wrote the colour into a faint pattern of the gray
+    # background, which survived the cycle noise; with no share the code was gone (README). 1 = the paper's.
+    cycle_encoder_weight: float = 1.0
     pool_size: int = 50
     load_size: int = 128  # images are resized to this...
     crop_size: int = 128  # ...then randomly cropped to this
@@ -142,12 +155,15 @@ PRESETS: dict[str, dict] = {
     # Chosen by measurement on a matrix of toy datasets (README, "Default preset", and
     # benchmarks/robustness.py): 64 px keeps every shape a few dozen pixels wide; ngf/ndf 16 and depth 5
     # (2x2 bottleneck) train an epoch in about 2 s on 2 cores; cycle noise at half of each domain's
-    # contrast stops G_A hiding the colour in the gray image; the cycle margin keeps G_B's colour
-    # channels out of tanh saturation, so a colour it has not painted yet can still be learned.
+    # contrast, the shape losses and no share of the cycle gradient for the generator translating first
+    # stop G_A hiding the colour in the gray image (its level, its shape or a faint background pattern);
+    # the figure balance makes small figures count; the margin keeps G_B's colour channels out of tanh
+    # saturation, so a colour it has not painted yet can still be learned.
     "toy": {
         "network": {"generator": "unet", "num_downs": 5, "ngf": 16, "ndf": 16},
         "training": {"load_size": 64, "crop_size": 64, "n_epochs": 60, "n_epochs_decay": 40,
                      "batch_size": 4, "lr": 4e-4, "cycle_noise": 0.5, "cycle_margin": 0.05,
+                     "lambda_shape": 10.0, "cycle_balance": 1.0, "cycle_encoder_weight": 0.0,
                      # Off, as it is anyway on toy data: a gray and a colour domain cannot be each other's input.
                      "lambda_identity": 0.0},
     },
@@ -200,6 +216,9 @@ def validate(cfg: RunConfig) -> None:
         (t.cycle_noise >= 0, "cycle noise cannot be negative"),
         (0 <= t.cycle_gain_jitter <= 2, f"cycle gain jitter must be from 0 to 2, got {t.cycle_gain_jitter}"),
         (0 <= t.cycle_balance <= 1, f"cycle balance must be from 0 to 1, got {t.cycle_balance}"),
+        (0 <= t.cycle_encoder_weight <= 1,
+         f"the cycle's encoder weight must be from 0 to 1, got {t.cycle_encoder_weight}"),
+        (0 <= t.lambda_shape <= 1000, f"the shape weight must be from 0 to 1000, got {t.lambda_shape}"),
         (0 <= t.cycle_margin < 1, f"cycle margin must be from 0 to below 1, got {t.cycle_margin}"),
         (t.crop_size <= t.load_size, f"crop size {t.crop_size} is larger than load size {t.load_size}"),
         (t.device in ("auto", "cpu", "cuda"), f"device must be auto, cpu or cuda, got {t.device!r}"),

@@ -17,7 +17,15 @@ from cyclegan_workbench.models.networks import build_discriminator, build_genera
 
 log = logging.getLogger(__name__)
 
-LOSS_NAMES = ("D_A", "G_A", "cycle_A", "idt_A", "D_B", "G_B", "cycle_B", "idt_B")
+LOSS_NAMES = ("D_A", "G_A", "cycle_A", "idt_A", "D_B", "G_B", "cycle_B", "idt_B", "shape_A", "shape_B")
+# Terms of the generator objective that are off unless their weight is set (plots hide them while zero).
+OPTIONAL_LOSSES = (("idt_A", "idt_B"), ("shape_A", "shape_B"))
+
+
+def _background(images: torch.Tensor) -> torch.Tensor:
+    """Each image's background level per channel: the median of its border pixels, shape (N, C, 1, 1)."""
+    border = torch.cat([images[..., 0, :], images[..., -1, :], images[..., :, 0], images[..., :, -1]], dim=-1)
+    return border.median(dim=-1).values[..., None, None]
 
 
 class GANLoss(nn.Module):
@@ -91,6 +99,13 @@ def step_and_mark(optimizer: torch.optim.Optimizer) -> None:
             increment_version(p)
 
 
+def _as_floats(loss_D_A: torch.Tensor, loss_D_B: torch.Tensor, g_losses: dict) -> dict[str, float]:
+    """The losses of LOSS_NAMES as floats, read off the device in one transfer."""
+    named = {**g_losses, "D_A": loss_D_A, "D_B": loss_D_B}
+    values = torch.stack([named[k] for k in LOSS_NAMES]).detach()
+    return dict(zip(LOSS_NAMES, values.cpu().tolist()))
+
+
 def _set_requires_grad(nets, flag: bool) -> None:
     for net in nets:
         for p in net.parameters():
@@ -124,6 +139,7 @@ class CycleGAN(nn.Module):
         self._batch_calls = n.norm != "batch"
         # Std of the cycle noise added to a translation into each domain; set_contrasts scales it.
         self.noise_sigma = {"A": t.cycle_noise, "B": t.cycle_noise}
+        self.contrast = {"A": 1.0, "B": 1.0}
         fused = self.device.type in ("cpu", "cuda")
         lr_d = t.lr * t.lr_D_scale
         self.optimizer_G = torch.optim.Adam(list(self.G_A.parameters()) + list(self.G_B.parameters()),
@@ -147,6 +163,7 @@ class CycleGAN(nn.Module):
         """
         t = self.cfg.training
         self.noise_sigma = {d: t.cycle_noise * float(contrasts[d]) for d in ("A", "B")}
+        self.contrast = {d: float(contrasts[d]) for d in ("A", "B")}
 
     def _lr_factor(self, epoch: int) -> float:
         """Constant for n_epochs, then linear decay to zero over n_epochs_decay (epoch counted from 0)."""
@@ -169,6 +186,10 @@ class CycleGAN(nn.Module):
 
     def _perturb(self, fake: torch.Tensor, domain: str) -> torch.Tensor:
         sigma, jitter = self.noise_sigma[domain], self.cfg.training.cycle_gain_jitter
+        share = self.cfg.training.cycle_encoder_weight
+        if share < 1:
+            # Same values; only `share` of the cycle loss's gradient reaches the generator that made `fake`.
+            fake = share * fake + (1 - share) * fake.detach() if share > 0 else fake.detach()
         if not self.training:
             return fake
         if jitter:
@@ -186,36 +207,63 @@ class CycleGAN(nn.Module):
         return net(real), net(fake)
 
     def _discriminator_loss(self, net, real, fake) -> torch.Tensor:
-        pred_real, pred_fake = self._discriminate_pair(net, real, fake.detach())
+        # The reals the fakes are compared with keep the margin too: matching exactly black or full colour
+        # would drive the generators' output layer into saturation as surely as an L1 target there.
+        pred_real, pred_fake = self._discriminate_pair(net, self._cycle_target(real), fake.detach())
         return 0.5 * (self.criterion_gan(pred_real, True) + self.criterion_gan(pred_fake, False))
 
     def _cycle_target(self, real: torch.Tensor) -> torch.Tensor:
-        """The real image, kept `cycle_margin` inside the generator's tanh range.
+        """The real image, kept `cycle_margin` inside the generator's tanh range (as a cycle target, and as the
+        real image a discriminator compares fakes with).
 
         A tanh never reaches -1 or 1, so an L1 target at exactly black or full colour (most pixels of a
         toy image) pulls the last layer's pre-activations towards infinity for as long as training
         runs; channels driven deep into saturation then barely learn (a colour that is never painted).
+        A discriminator shown exact blacks pushes the fakes the same way (measured on three classes: G_B's
+        figures at pre-activations of -6 to -29, black, for 40 epochs).
         """
         m = self.cfg.training.cycle_margin
         return real.clamp(-1 + m, 1 - m) if m else real
 
-    def _cycle_loss(self, rec: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
-        """L1 between a reconstruction and its real image; with `cycle_balance` b, figure and background pixels
-        weigh (1 - b) + b x half of the loss each, however small the figures.
+    def _cycle_loss(self, rec: torch.Tensor, real: torch.Tensor, domain: str) -> torch.Tensor:
+        """L1 between a reconstruction and its real image (area-balanced, see `_balanced_mean`)."""
+        return self._balanced_mean((rec - self._cycle_target(real)).abs(), real, domain)
+
+    def _balanced_mean(self, errors: torch.Tensor, real: torch.Tensor, domain: str) -> torch.Tensor:
+        """The mean of per-pixel `errors`; with `cycle_balance` b, the figure and the background pixels of `real`
+        (an image of `domain`) weigh (1 - b) + b x half of it each, however small the figures.
 
         Small figures cover a few % of the image, so in a plain mean the pixels that carry the class colour
         hardly count, and a colour the generator does not paint yet gets almost no gradient.
         """
-        target = self._cycle_target(real)
         b = self.cfg.training.cycle_balance
         if not b:
-            return self.criterion_cycle(rec, target)
-        border = torch.cat([real[..., 0, :], real[..., -1, :], real[..., :, 0], real[..., :, -1]], dim=-1)
-        background = border.median(dim=-1).values[..., None, None]  # per image and channel
-        figure = ((real - background).abs() > 0.1).any(dim=1, keepdim=True).float()
+            return errors.mean()
+        figure = (self._silhouette(real, domain) > 0.5).float()  # stands out by half the domain's contrast
         share = figure.mean(dim=(2, 3), keepdim=True).clamp(0.01, 0.99)
         balanced = figure * (0.5 / share) + (1 - figure) * (0.5 / (1 - share))
-        return ((rec - target).abs() * ((1 - b) + b * balanced)).mean()
+        return (errors * ((1 - b) + b * balanced)).mean()
+
+    def _silhouette(self, images: torch.Tensor, domain: str, background: torch.Tensor | None = None) -> torch.Tensor:
+        """How far each pixel stands out from the background (by default the image's own), in units of the
+        domain's contrast."""
+        background = _background(images) if background is None else background
+        deviation = (images - background).square().mean(dim=1, keepdim=True)
+        return (deviation + 1e-6).sqrt() / max(self.contrast[domain], 1e-3)
+
+    def _shape_loss(self, fake, fake_domain, real, real_domain, fake_domain_reals) -> torch.Tensor:
+        """Where and how much the translation `fake` stands out must be where and how much its input `real` does.
+
+        The translation is measured against its domain's background (the median border of that domain's real
+        images in the batch, within the margin), not its own: measured against itself, a translation with a
+        light background and dark figures (a negative) would satisfy the loss too, and the loss would then
+        push its figures ever darker, deep into the tanh's saturation (seen on three classes).
+        """
+        # Both measured within the margin, where the generators aim.
+        background = _background(self._cycle_target(fake_domain_reals)).median(dim=0, keepdim=True).values
+        errors = (self._silhouette(fake, fake_domain, background)
+                  - self._silhouette(self._cycle_target(real), real_domain).detach()).abs()
+        return self._balanced_mean(errors, real, real_domain)
 
     def generator_losses(self, real_A, real_B, visuals) -> dict[str, torch.Tensor]:
         t = self.cfg.training
@@ -223,11 +271,16 @@ class CycleGAN(nn.Module):
         losses = {
             "G_A": self.criterion_gan(self.D_A(visuals["fake_B"]), True),
             "G_B": self.criterion_gan(self.D_B(visuals["fake_A"]), True),
-            "cycle_A": self._cycle_loss(visuals["rec_A"], real_A) * t.lambda_A,
-            "cycle_B": self._cycle_loss(visuals["rec_B"], real_B) * t.lambda_B,
+            "cycle_A": self._cycle_loss(visuals["rec_A"], real_A, "A") * t.lambda_A,
+            "cycle_B": self._cycle_loss(visuals["rec_B"], real_B, "B") * t.lambda_B,
             "idt_A": zero,
             "idt_B": zero,
+            "shape_A": zero,
+            "shape_B": zero,
         }
+        if t.lambda_shape > 0:
+            losses["shape_A"] = self._shape_loss(visuals["fake_B"], "B", real_A, "A", real_B) * t.lambda_shape
+            losses["shape_B"] = self._shape_loss(visuals["fake_A"], "A", real_B, "B", real_A) * t.lambda_shape
         if self.lambda_identity > 0:
             losses["idt_A"] = (self.criterion_cycle(self.G_A(real_B), self._cycle_target(real_B))
                                * t.lambda_B * self.lambda_identity)
@@ -264,9 +317,7 @@ class CycleGAN(nn.Module):
         step_and_mark(self.optimizer_D)
 
         self.last_visuals = {k: v.detach() for k, v in visuals.items()}
-        values = torch.stack([loss_D_A, g_losses["G_A"], g_losses["cycle_A"], g_losses["idt_A"],
-                              loss_D_B, g_losses["G_B"], g_losses["cycle_B"], g_losses["idt_B"]]).detach()
-        return dict(zip(LOSS_NAMES, values.cpu().tolist()))
+        return _as_floats(loss_D_A, loss_D_B, g_losses)
 
     @torch.no_grad()
     def test_losses(self, real_A: torch.Tensor, real_B: torch.Tensor) -> dict[str, float]:
@@ -277,8 +328,7 @@ class CycleGAN(nn.Module):
         g = self.generator_losses(real_A, real_B, visuals)
         d_a = self._discriminator_loss(self.D_A, real_B, visuals["fake_B"])
         d_b = self._discriminator_loss(self.D_B, real_A, visuals["fake_A"])
-        values = torch.stack([d_a, g["G_A"], g["cycle_A"], g["idt_A"], d_b, g["G_B"], g["cycle_B"], g["idt_B"]])
-        return dict(zip(LOSS_NAMES, values.cpu().tolist()))
+        return _as_floats(d_a, d_b, g)
 
     def step_schedulers(self) -> None:
         for s in self.schedulers:

@@ -468,7 +468,9 @@ class Trainer:
             self.epoch, self.iteration = _position(state, self.cfg.training.total_epochs,
                                                    self.dataset.batches_per_epoch(self.cfg.training.batch_size))
             if state.get("epoch_sums"):
-                self._epoch_sums = {k: float(v) for k, v in dict(state["epoch_sums"]).items()}
+                # States saved before the shape losses existed lack their (zero) sums.
+                self._epoch_sums = {"shape_A": 0.0, "shape_B": 0.0,
+                                    **{k: float(v) for k, v in dict(state["epoch_sums"]).items()}}
                 if set(self._epoch_sums) != {"n", *LOSS_NAMES}:
                     raise ValueError("unexpected running loss sums")
             self.history = list(state.get("history", []))
@@ -500,7 +502,7 @@ class Trainer:
         for h in self.history:
             val = h["validation"] or {}
             writer.writerow([h["epoch"], f"{h['lr']:.6g}", f"{h['seconds']:.2f}"]
-                            + [f"{h['train'][k]:.6f}" for k in LOSS_NAMES]
+                            + [f"{h['train'].get(k, 0.0):.6f}" for k in LOSS_NAMES]
                             + [f"{val[k]:.6f}" if k in val else "" for k in val_keys]
                             + ["" if h["accuracy"] is None else f"{h['accuracy']:.4f}"])
         return out.getvalue()

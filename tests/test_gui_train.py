@@ -207,7 +207,19 @@ def test_the_cycle_noise_field_reaches_the_configuration(train_tab, toy_dataset)
     assert train_tab.form.cycle_noise.value() == 0.5  # the toy preset's
     assert "contrast" in train_tab.form.cycle_noise.toolTip()
     assert train_tab.form.cycle_margin.value() == 0.05 and "saturation" in train_tab.form.cycle_margin.toolTip()
-    train_tab.form.cycle_noise.setValue(0.8)
-    train_tab.form.cycle_margin.setValue(0.0)
+    form = train_tab.form
+    assert (form.shape_weight.value(), form.cycle_balance.value(), form.encoder_weight.value()) == (10.0, 1.0, 0.0)
+    assert "shape" in form.shape_weight.toolTip() and "small figures" in form.cycle_balance.toolTip()
+    assert "hiding" in form.encoder_weight.toolTip()
+    form.cycle_noise.setValue(0.8)
+    form.cycle_margin.setValue(0.0)
+    form.shape_weight.setValue(3.0)
+    form.cycle_balance.setValue(0.5)
+    form.encoder_weight.setValue(1.0)
     cfg = train_tab.config().training
-    assert (cfg.cycle_noise, cfg.cycle_margin) == (0.8, 0.0)
+    assert (cfg.cycle_noise, cfg.cycle_margin, cfg.lambda_shape, cfg.cycle_balance, cfg.cycle_encoder_weight) == \
+        (0.8, 0.0, 3.0, 0.5, 1.0)
+    form.load_preset("toy")
+    assert form.preset.itemText(form.preset.currentIndex()) == "toy"
+    form.encoder_weight.setValue(1.0)  # the paper's, no longer the preset's
+    assert form.preset.itemText(form.preset.currentIndex()) == "toy (edited)"

@@ -124,20 +124,25 @@ def test_settings_say_what_they_are(qtbot, window):
     assert format_duration(7500) == "2 h 05 min"
 
 
-def test_the_loss_legend_lists_identity_losses_only_when_identity_is_on():
+def test_the_loss_legend_lists_identity_and_shape_losses_only_when_they_are_on():
     from cyclegan_workbench.visualization.plots import LossFigure, LossHistory
 
-    def legend(identity: float) -> list[str]:
+    def legend(identity: float, shape: float | None = None) -> list[str]:
         history = LossHistory()
         for step in range(1, 4):
-            history.add_step(step, {"D_A": 0.3, "G_A": 0.5, "cycle_A": 2.0, "idt_A": identity,
-                                    "D_B": 0.3, "G_B": 0.5, "cycle_B": 2.0, "idt_B": identity})
+            losses = {"D_A": 0.3, "G_A": 0.5, "cycle_A": 2.0, "idt_A": identity,
+                      "D_B": 0.3, "G_B": 0.5, "cycle_B": 2.0, "idt_B": identity}
+            if shape is not None:  # runs of older versions had no shape losses at all
+                losses.update(shape_A=shape, shape_B=shape)
+            history.add_step(step, losses)
         figure = LossFigure()
         figure.render(history, 600, 300)
         return [t.get_text() for t in figure.axes[0].get_legend().get_texts()]
 
-    assert "idt_A" not in legend(0.0) and "cycle_A" in legend(0.0)
+    assert "idt_A" not in legend(0.0) and "cycle_A" in legend(0.0) and "shape_A" not in legend(0.0)
     assert "idt_A" in legend(0.4)
+    assert "shape_A" in legend(0.0, shape=1.5) and "shape_B" in legend(0.0, shape=1.5)
+    assert "shape_A" not in legend(0.0, shape=0.0)
 
 
 def test_a_fast_stroke_is_drawn_whole_and_the_model_runs_off_the_gui_thread_on_the_latest_drawing(

@@ -87,7 +87,8 @@ def test_near_chance_without_one_colour_counts_as_collapse():
 def test_the_command_line_says_when_a_run_paints_every_shape_one_colour(toy_dataset, tmp_path, capsys):
     # A learning rate too small to learn anything in 10 epochs: the generator stays where it started.
     args = ["train", str(toy_dataset), "--out", str(tmp_path / "run"), "--epochs", "10", "--epochs-decay", "0",
-            "--lr", "1e-9", "--cycle-noise", "0.3", "--cycle-margin", "0.1", *TINY]
+            "--lr", "1e-9", "--cycle-noise", "0.3", "--cycle-margin", "0.1", "--shape-weight", "3",
+            "--cycle-balance", "0.5", "--cycle-encoder-weight", "0.2", *TINY]
     assert main(args) == 0
     err = capsys.readouterr().err
     assert "cycle noise std" in err and "0.3 of the contrast" in err
@@ -95,7 +96,8 @@ def test_the_command_line_says_when_a_run_paints_every_shape_one_colour(toy_data
     from cyclegan_workbench.models import checkpoints
 
     saved = checkpoints.load_config(tmp_path / "run").training
-    assert (saved.cycle_noise, saved.cycle_margin) == (0.3, 0.1)
+    assert (saved.cycle_noise, saved.cycle_margin, saved.lambda_shape, saved.cycle_balance,
+            saved.cycle_encoder_weight) == (0.3, 0.1, 3.0, 0.5, 0.2)
 
 
 def test_a_dataset_without_manifest_gets_accuracy_from_class_names(toy_dataset, tmp_path, capsys):
@@ -149,4 +151,94 @@ def test_the_default_preset_relies_on_settings_a_user_can_see():
     from cyclegan_workbench.models.config import DEFAULT_PRESET, preset_config
 
     t = preset_config(DEFAULT_PRESET).training
-    assert t.cycle_noise > 0 and t.cycle_margin > 0
+    assert t.cycle_noise > 0 and t.cycle_margin > 0 and t.lambda_shape > 0 and t.cycle_balance > 0
+
+
+def figure_images(kind: str, colour=(255, 255, 255), background=0, channels=3, size=32) -> torch.Tensor:
+    """One image in [-1, 1]: a disc or a triangle of `colour` centred on a constant background."""
+    import cv2
+
+    canvas = np.full((size, size, 3), background, np.uint8)
+    if kind == "circle":
+        cv2.circle(canvas, (16, 16), 8, colour, -1)
+    else:
+        cv2.fillPoly(canvas, [np.array([[16, 6], [6, 24], [26, 24]], np.int32)], colour)
+    image = torch.from_numpy(canvas).permute(2, 0, 1).float()
+    if channels == 1:
+        image = image[:1]
+    return image[None] / 127.5 - 1
+
+
+def rgb_to_gray_model(**settings) -> CycleGAN:
+    cfg = tiny_config("", **settings)
+    cfg.network.input_nc, cfg.network.output_nc = 3, 1  # A: colour, B: gray, as toy datasets
+    return CycleGAN(cfg)
+
+
+def test_the_shape_loss_accepts_a_faithful_translation_and_refuses_a_redrawn_recoded_or_inverted_one():
+    model = rgb_to_gray_model(lambda_shape=10.0)
+    model.set_contrasts({"A": 2 / 3 ** 0.5, "B": 128 / 127.5})
+    red_circle = figure_images("circle", (255, 0, 0))
+    gray = {kind: figure_images(kind, (128,) * 3, channels=1) for kind in ("circle", "triangle")}
+    grays = torch.cat(list(gray.values()))  # the gray domain's real images in the batch
+
+    def loss(fake):  # the generators aim within the margin
+        return model._shape_loss(model._cycle_target(fake), "B", red_circle, "A", grays).item()
+
+    faithful = loss(gray["circle"])
+    assert faithful < 0.005
+    assert loss(gray["triangle"]) > 0.05  # the class swapped by redrawing the figure
+    assert loss(figure_images("circle", (70,) * 3, channels=1)) > 0.05  # the class coded in the gray level
+    assert loss(figure_images("circle", (0,) * 3, background=128, channels=1)) > 0.5  # a negative
+    # The other direction, on a light background: a green triangle is faithful to a gray one, a circle is not.
+    light_gray = figure_images("triangle", (82,) * 3, background=200, channels=1)
+    green = figure_images("triangle", (0, 255, 0), background=200)
+    model.set_contrasts({"A": contrast(as_uint8(green)), "B": contrast(as_uint8(light_gray))})
+    faithful = model._shape_loss(model._cycle_target(green), "A", light_gray, "B", green).item()
+    redrawn = model._shape_loss(figure_images("circle", (0, 255, 0), background=200), "A", light_gray, "B",
+                                green).item()
+    assert faithful < 0.02 and redrawn > 5 * faithful
+
+
+def as_uint8(images: torch.Tensor) -> torch.Tensor:
+    return ((images + 1) * 127.5).round().to(torch.uint8)
+
+
+def test_the_losses_reach_the_objective_and_the_report_only_when_weighted():
+    for weight in (0.0, 10.0):
+        model = rgb_to_gray_model(lambda_shape=weight)
+        real_A, real_B = figure_images("circle", (255, 0, 0)), figure_images("triangle", (128,) * 3, channels=1)
+        losses = model.optimize(real_A, real_B)
+        assert (losses["shape_A"] > 0) == (weight > 0) and (losses["shape_B"] > 0) == (weight > 0)
+
+
+def test_the_figure_balance_makes_small_figures_count_half():
+    model = rgb_to_gray_model(cycle_balance=1.0)
+    real = figure_images("circle", (128,) * 3, channels=1)
+    figure = model._silhouette(real, "B") > 0.5
+    share = figure.float().mean().item()
+    errors = figure.float()  # wrong on every figure pixel, right on the background
+    assert model._balanced_mean(errors, real, "B").item() == pytest.approx(0.5, abs=0.01)
+    model.cfg.training.cycle_balance = 0.0
+    assert model._balanced_mean(errors, real, "B").item() == pytest.approx(share)
+
+
+@pytest.mark.parametrize("share", [0.0, 0.1, 1.0])
+def test_the_first_generator_gets_only_its_share_of_the_cycle_gradient(share):
+    model = rgb_to_gray_model(cycle_encoder_weight=share, cycle_noise=0.0)
+    fake = torch.linspace(-1, 1, 16).view(1, 1, 4, 4).requires_grad_()
+    passed_on = model._perturb(fake, "B")  # what the generator translating back receives
+    assert torch.allclose(passed_on, fake)
+    if passed_on.requires_grad:  # with no share, nothing flows back at all
+        (passed_on * fake.detach()).sum().backward()
+    grad = fake.grad if fake.grad is not None else torch.zeros_like(fake)
+    assert torch.allclose(grad, share * fake.detach())
+
+
+def test_with_no_share_the_cycle_loss_does_not_train_the_first_generator():
+    model = rgb_to_gray_model(cycle_encoder_weight=0.0)
+    real_A, real_B = figure_images("circle", (255, 0, 0)), figure_images("triangle", (128,) * 3, channels=1)
+    visuals = model.translate(real_A, real_B)
+    model._cycle_loss(visuals["rec_A"], real_A, "A").backward()  # A -> B -> A: G_A translated first
+    assert all(p.grad is None or not p.grad.any() for p in model.G_A.parameters())
+    assert any(p.grad is not None and p.grad.any() for p in model.G_B.parameters())

@@ -16,12 +16,12 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
-from cyclegan_workbench.models.cyclegan import LOSS_NAMES
+from cyclegan_workbench.models.cyclegan import LOSS_NAMES, OPTIONAL_LOSSES
 
 MAX_POINTS = 200
 # models.evaluation names the cycle losses of its validation table with a capital C.
 VALIDATION_NAMES = {"cycle_A": "Cycle_A", "cycle_B": "Cycle_B"}
-PANELS = (("Generators", ("G_A", "G_B", "cycle_A", "cycle_B", "idt_A", "idt_B")),  # log scale
+PANELS = (("Generators", ("G_A", "G_B", "cycle_A", "cycle_B", "idt_A", "idt_B", "shape_A", "shape_B")),  # log scale
           ("Discriminators", ("D_A", "D_B")))
 
 
@@ -117,16 +117,20 @@ class LossFigure:
             self.axes[0].yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
             self.axes[0].yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
             self.axes[0].yaxis.set_minor_formatter(NullFormatter())
-            self._identity_shown = True
+            self._shown = {group: True for group in OPTIONAL_LOSSES}
 
-    def _show_identity(self, on: bool) -> None:
-        """Identity losses are listed only when identity is on (it is off between gray and colour domains)."""
-        if on == self._identity_shown:
+    def _show_optional(self, values: dict[str, np.ndarray]) -> None:
+        """Optional terms (identity, shape) are listed only while their weight is on: a zero line says nothing."""
+        changed = False
+        for group in OPTIONAL_LOSSES:
+            on = any(bool(np.nansum(np.abs(values[name])) > 0) for name in group)
+            if on != self._shown[group]:
+                self._shown[group], changed = on, True
+                for name in group:
+                    self.lines[name].set_visible(on)
+                    self.val_lines[name].set_visible(on)
+        if not changed:
             return
-        self._identity_shown = on
-        for name in ("idt_A", "idt_B"):
-            self.lines[name].set_visible(on)
-            self.val_lines[name].set_visible(on)
         ax = self.axes[0]
         shown = [line for line in ax.get_lines() if line.get_visible() and not line.get_label().startswith("_")]
         with sns.axes_style("darkgrid"), sns.plotting_context("notebook", font_scale=0.75):
@@ -144,7 +148,7 @@ class LossFigure:
             for name, line in self.lines.items():
                 line.set_data(*binned(steps, values[name]))
                 self.val_lines[name].set_data(val_steps, val_values[name])
-            self._show_identity(bool(np.any(values["idt_A"])) or bool(np.any(values["idt_B"])))
+            self._show_optional(values)
             if len(steps):
                 for ax in self.axes:
                     ax.relim()

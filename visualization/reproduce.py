@@ -245,6 +245,10 @@ def _preset_summary(cfg) -> str:
             f"lr {t.lr:g}, {t.n_epochs} + {t.n_epochs_decay} epochs")
     if t.cycle_noise:
         text += f", cycle noise {t.cycle_noise:g}"
+    if t.lambda_shape:
+        text += f", shape weight {t.lambda_shape:g}, figure balance {t.cycle_balance:g}"
+    if t.cycle_encoder_weight < 1:
+        text += f", cycle encoder weight {t.cycle_encoder_weight:g}"
     return text
 
 

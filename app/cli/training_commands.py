@@ -52,6 +52,22 @@ def register(sub) -> None:
                    "backgrounds and full colours do not drive the output layer into saturation, where a "
                    "colour not painted yet can no longer be learned. 0 = the paper's (default: the "
                    "preset's, 0.05 for toy)")
+    p.add_argument("--shape-weight", type=float, metavar="W",
+                   help="weight of the shape losses: each translation must stand out from its background where, "
+                   "and as much as, its input does (in units of each domain's contrast). It stops a generator "
+                   "redrawing a figure as another shape or coding the colour in the gray level, so the colour "
+                   "must be learned from the shape. 0 = the paper's CycleGAN (default: the preset's, 10 for toy)")
+    p.add_argument("--cycle-balance", type=float, metavar="B",
+                   help="0-1: how far the cycle and shape losses weigh figure and background pixels equally "
+                   "(1: half each), however small the figures. In a plain mean (0, the paper's) small figures "
+                   "hardly count, and a colour not painted yet gets almost no gradient (default: the preset's, "
+                   "1 for toy)")
+    p.add_argument("--cycle-encoder-weight", type=float, metavar="W",
+                   help="0-1: share of the cycle losses' gradient that reaches the generator translating first "
+                   "(the one translating back gets all of it). The cycle loss rewards the first for hiding its "
+                   "input in faint patterns of its output (CycleGAN's steganography); at a small share, hiding "
+                   "no longer pays against the shape losses and the discriminator. 1 = the paper's (default: "
+                   "the preset's, 0 for toy)")
     p.add_argument("--seed", type=int)
     p.add_argument("--device", choices=["auto", "cpu", "cuda"])
     p.add_argument("--threads", type=int, help="CPU threads for torch (default: one per core)")
@@ -93,7 +109,9 @@ def _config_from_args(args):
     for attr, value in (("n_epochs", args.epochs), ("n_epochs_decay", args.epochs_decay),
                         ("batch_size", args.batch_size), ("lr", args.lr), ("lambda_identity", args.lambda_identity),
                         ("gan_mode", args.gan_mode), ("cycle_noise", args.cycle_noise),
-                        ("cycle_margin", args.cycle_margin), ("seed", args.seed),
+                        ("cycle_margin", args.cycle_margin), ("lambda_shape", args.shape_weight),
+                        ("cycle_balance", args.cycle_balance), ("cycle_encoder_weight", args.cycle_encoder_weight),
+                        ("seed", args.seed),
                         ("device", args.device),
                         ("num_threads", args.threads)):
         if value is not None:

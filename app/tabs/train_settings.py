@@ -10,7 +10,8 @@ from cyclegan_workbench.models.config import PRESETS, RunConfig, preset_config, 
 
 class TrainingForm(QGroupBox):
     """Preset, epochs, decay epochs, batch size, learning rate, lambda cycle and identity, cycle noise and
-    margin, image size, ngf, depth, device. `config(dataroot)` applies them to the preset and validates."""
+    margin, shape weight, figure balance, cycle encoder weight, image size, ngf, depth, device.
+    `config(dataroot)` applies them to the preset and validates."""
 
     def __init__(self, parent=None):
         super().__init__("Model and training", parent)
@@ -36,6 +37,21 @@ class TrainingForm(QGroupBox):
             0, 0.5, "The cycle losses aim this far inside the generators' output range [-1, 1], so black "
             "backgrounds and full colours do not drive the output layer into saturation, where a colour "
             "not painted yet can no longer be learned. 0 = the paper's CycleGAN.", decimals=3, step=0.01)
+        self.shape_weight = spin_box(
+            0, 1000, "Weight of the shape losses: each translation must stand out from its background where, and "
+            "as much as, its input does (in units of each domain's contrast). It stops a generator redrawing a "
+            "figure as another shape or coding the colour in the gray level, so the colour must be learned from "
+            "the shape. 0 = the paper's CycleGAN.", decimals=2, step=1.0)
+        self.cycle_balance = spin_box(
+            0, 1, "How far the cycle and shape losses weigh figure and background pixels equally (1: half each), "
+            "however small the figures. In a plain mean (0, the paper's) small figures hardly count, and a "
+            "colour not painted yet gets almost no gradient.", decimals=2, step=0.1)
+        self.encoder_weight = spin_box(
+            0, 1, "Share of the cycle losses' gradient that reaches the generator translating first (the one "
+            "translating back always gets all of it). The cycle loss rewards the first for hiding its input in "
+            "faint patterns of its output (CycleGAN's steganography: the colour written into the gray image); at "
+            "a small share, hiding no longer pays against the shape losses and the discriminator. 1 = the paper's "
+            "CycleGAN.", decimals=2, step=0.05)
         self.image_size = spin_box(8, 1024, "Training image size (images are resized to it)")
         self.ngf = spin_box(1, 512, "Generator filters in the first layer")
         self.depth = spin_box(3, 8, "U-Net downsamplings (the bottleneck is this deep)")
@@ -47,13 +63,16 @@ class TrainingForm(QGroupBox):
         form = QFormLayout(self)
         form.addRow("Preset", self.preset)
         for w in (self.epochs, self.epochs_decay, self.batch_size, self.lr, self.lambda_cycle, self.lambda_identity,
-                  self.cycle_noise, self.cycle_margin, self.image_size, self.ngf, self.depth):
+                  self.cycle_noise, self.cycle_margin, self.shape_weight, self.cycle_balance, self.encoder_weight,
+                  self.image_size, self.ngf, self.depth):
             w.valueChanged.connect(self._mark_edits)
         self.device.currentIndexChanged.connect(self._mark_edits)
         for label, w in (("Epochs", self.epochs), ("Decay epochs", self.epochs_decay),
                          ("Batch size", self.batch_size), ("Learning rate", self.lr),
                          ("Lambda cycle", self.lambda_cycle), ("Lambda identity", self.lambda_identity),
                          ("Cycle noise (× contrast)", self.cycle_noise), ("Cycle margin", self.cycle_margin),
+                         ("Shape weight", self.shape_weight), ("Figure balance", self.cycle_balance),
+                         ("Cycle → first generator", self.encoder_weight),
                          ("Image size", self.image_size), ("ngf", self.ngf), ("Depth (U-Net)", self.depth),
                          ("Device", self.device)):
             form.addRow(label, w)
@@ -85,6 +104,9 @@ class TrainingForm(QGroupBox):
         self.lambda_identity.setValue(t.lambda_identity)
         self.cycle_noise.setValue(t.cycle_noise)
         self.cycle_margin.setValue(t.cycle_margin)
+        self.shape_weight.setValue(t.lambda_shape)
+        self.cycle_balance.setValue(t.cycle_balance)
+        self.encoder_weight.setValue(t.cycle_encoder_weight)
         self.image_size.setValue(t.crop_size)
         self.ngf.setValue(n.ngf)
         self.depth.setValue(n.num_downs)
@@ -103,6 +125,9 @@ class TrainingForm(QGroupBox):
         t.lambda_identity = self.lambda_identity.value()
         t.cycle_noise = self.cycle_noise.value()
         t.cycle_margin = self.cycle_margin.value()
+        t.lambda_shape = self.shape_weight.value()
+        t.cycle_balance = self.cycle_balance.value()
+        t.cycle_encoder_weight = self.encoder_weight.value()
         t.load_size = t.crop_size = self.image_size.value()
         t.device = self.device.currentText()
         validate(cfg)
@@ -110,6 +135,7 @@ class TrainingForm(QGroupBox):
 
     def set_editable(self, on: bool) -> None:
         for w in (self.preset, self.epochs, self.epochs_decay, self.batch_size, self.lr, self.lambda_cycle,
-                  self.lambda_identity, self.cycle_noise, self.cycle_margin, self.image_size, self.ngf, self.device):
+                  self.lambda_identity, self.cycle_noise, self.cycle_margin, self.shape_weight, self.cycle_balance,
+                  self.encoder_weight, self.image_size, self.ngf, self.device):
             w.setEnabled(on)
         self.depth.setEnabled(on and preset_config(self.preset.currentText()).network.generator == "unet")
