@@ -65,9 +65,9 @@ def register(sub) -> None:
     p.add_argument("--cycle-encoder-weight", type=float, metavar="W",
                    help="0-1: share of the cycle losses' gradient that reaches the generator translating first "
                    "(the one translating back gets all of it). The cycle loss rewards the first for hiding its "
-                   "input in faint patterns of its output (CycleGAN's steganography); at a small share, hiding "
-                   "no longer pays against the shape losses and the discriminator. 1 = the paper's (default: "
-                   "the preset's, 0 for toy)")
+                   "input in faint patterns of its output (CycleGAN's steganography); at 0 nothing rewards it, "
+                   "and the shape losses and the discriminator keep the translation faithful. 1 = the paper's "
+                   "(default: the preset's, 0 for toy)")
     p.add_argument("--seed", type=int)
     p.add_argument("--device", choices=["auto", "cpu", "cuda"])
     p.add_argument("--threads", type=int, help="CPU threads for torch (default: one per core)")

@@ -49,9 +49,9 @@ class TrainingForm(QGroupBox):
         self.encoder_weight = spin_box(
             0, 1, "Share of the cycle losses' gradient that reaches the generator translating first (the one "
             "translating back always gets all of it). The cycle loss rewards the first for hiding its input in "
-            "faint patterns of its output (CycleGAN's steganography: the colour written into the gray image); at "
-            "a small share, hiding no longer pays against the shape losses and the discriminator. 1 = the paper's "
-            "CycleGAN.", decimals=2, step=0.05)
+            "faint patterns of its output (CycleGAN's steganography: the colour written into the gray image); at 0 "
+            "nothing rewards it, and the shape losses and the discriminator keep the translation faithful. 1 = the "
+            "paper's CycleGAN.", decimals=2, step=0.05)
         self.image_size = spin_box(8, 1024, "Training image size (images are resized to it)")
         self.ngf = spin_box(1, 512, "Generator filters in the first layer")
         self.depth = spin_box(3, 8, "U-Net downsamplings (the bottleneck is this deep)")
