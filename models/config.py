@@ -171,6 +171,35 @@ PRESETS: dict[str, dict] = {
 DEFAULT_PRESET = "toy"
 
 
+# What each setting beyond the paper does: one text for the Train tab's tooltips and `train --help`.
+SETTING_HELP: dict[str, str] = {
+    "cycle_noise": (
+        "Std of the Gaussian noise added to a translation before the other generator translates it back, as a "
+        "fraction of that domain's contrast (measured on the training images; gray 128 shapes on black have "
+        "contrast 1). It stops a generator hiding the colour in invisible patterns of its gray output (CycleGAN's "
+        "steganography), so the colour must be read off the shape. 0 = the paper's CycleGAN."),
+    "cycle_margin": (
+        "The cycle losses aim this far inside the generators' output range [-1, 1], and the discriminators see "
+        "real images within it, so black backgrounds and full colours do not drive the output layer into "
+        "saturation, where a colour not painted yet can no longer be learned. 0 = the paper's CycleGAN."),
+    "lambda_shape": (
+        "Weight of the shape losses: each translation must stand out from its background where, and as much as, "
+        "its input does (in units of each domain's contrast). It stops a generator redrawing a figure as another "
+        "shape or coding the colour in the gray level, so the colour must be learned from the shape. 0 = the "
+        "paper's CycleGAN."),
+    "cycle_balance": (
+        "0-1: how far the cycle and shape losses weigh figure and background pixels equally (1: half each), "
+        "however small the figures. In a plain mean (0, the paper's) small figures hardly count, and a colour "
+        "not painted yet gets almost no gradient."),
+    "cycle_encoder_weight": (
+        "0-1: share of the cycle losses' gradient that reaches the generator translating first (the one "
+        "translating back always gets all of it). The cycle loss rewards the first for hiding its input in faint "
+        "patterns of its output (CycleGAN's steganography: the colour written into the gray image); at 0 nothing "
+        "rewards it, and the shape losses and the discriminator keep the translation faithful. 1 = the paper's "
+        "CycleGAN."),
+}
+
+
 def preset_config(name: str) -> RunConfig:
     """A RunConfig holding the named preset's settings."""
     if name not in PRESETS:

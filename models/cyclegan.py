@@ -99,6 +99,10 @@ def step_and_mark(optimizer: torch.optim.Optimizer) -> None:
             increment_version(p)
 
 
+def _weighted_mean(errors: torch.Tensor, weights: torch.Tensor | None) -> torch.Tensor:
+    return errors.mean() if weights is None else (errors * weights).mean()
+
+
 def _as_floats(loss_D_A: torch.Tensor, loss_D_B: torch.Tensor, g_losses: dict) -> dict[str, float]:
     """The losses of LOSS_NAMES as floats, read off the device in one transfer."""
     named = {**g_losses, "D_A": loss_D_A, "D_B": loss_D_B}
@@ -225,24 +229,25 @@ class CycleGAN(nn.Module):
         m = self.cfg.training.cycle_margin
         return real.clamp(-1 + m, 1 - m) if m else real
 
-    def _cycle_loss(self, rec: torch.Tensor, real: torch.Tensor, domain: str) -> torch.Tensor:
-        """L1 between a reconstruction and its real image (area-balanced, see `_balanced_mean`)."""
-        return self._balanced_mean((rec - self._cycle_target(real)).abs(), real, domain)
+    def _cycle_loss(self, rec: torch.Tensor, real: torch.Tensor, weights: torch.Tensor | None) -> torch.Tensor:
+        """L1 between a reconstruction and its real image, weighted by `weights` (see `_pixel_weights`)."""
+        return _weighted_mean((rec - self._cycle_target(real)).abs(), weights)
 
-    def _balanced_mean(self, errors: torch.Tensor, real: torch.Tensor, domain: str) -> torch.Tensor:
-        """The mean of per-pixel `errors`; with `cycle_balance` b, the figure and the background pixels of `real`
-        (an image of `domain`) weigh (1 - b) + b x half of it each, however small the figures.
+    def _pixel_weights(self, real: torch.Tensor, domain: str) -> torch.Tensor | None:
+        """Per-pixel weights of the losses on `real` (an image of `domain`): with `cycle_balance` b, its figure and
+        its background pixels weigh (1 - b) + b x half of the mean each, however small the figures; None when
+        b is 0 (a plain mean, the paper's).
 
         Small figures cover a few % of the image, so in a plain mean the pixels that carry the class colour
         hardly count, and a colour the generator does not paint yet gets almost no gradient.
         """
         b = self.cfg.training.cycle_balance
         if not b:
-            return errors.mean()
+            return None
         figure = (self._silhouette(real, domain) > 0.5).float()  # stands out by half the domain's contrast
         share = figure.mean(dim=(2, 3), keepdim=True).clamp(0.01, 0.99)
         balanced = figure * (0.5 / share) + (1 - figure) * (0.5 / (1 - share))
-        return (errors * ((1 - b) + b * balanced)).mean()
+        return (1 - b) + b * balanced
 
     def _silhouette(self, images: torch.Tensor, domain: str, background: torch.Tensor | None = None) -> torch.Tensor:
         """How far each pixel stands out from the background (by default the image's own), in units of the
@@ -251,7 +256,7 @@ class CycleGAN(nn.Module):
         deviation = (images - background).square().mean(dim=1, keepdim=True)
         return (deviation + 1e-6).sqrt() / max(self.contrast[domain], 1e-3)
 
-    def _shape_loss(self, fake, fake_domain, real, real_domain, fake_domain_reals) -> torch.Tensor:
+    def _shape_loss(self, fake, fake_domain, real, real_domain, fake_domain_reals, weights) -> torch.Tensor:
         """Where and how much the translation `fake` stands out must be where and how much its input `real` does.
 
         The translation is measured against its domain's background (the median border of that domain's real
@@ -263,24 +268,27 @@ class CycleGAN(nn.Module):
         background = _background(self._cycle_target(fake_domain_reals)).median(dim=0, keepdim=True).values
         errors = (self._silhouette(fake, fake_domain, background)
                   - self._silhouette(self._cycle_target(real), real_domain).detach()).abs()
-        return self._balanced_mean(errors, real, real_domain)
+        return _weighted_mean(errors, weights)
 
     def generator_losses(self, real_A, real_B, visuals) -> dict[str, torch.Tensor]:
         t = self.cfg.training
         zero = real_A.new_zeros(())
+        weights = {"A": self._pixel_weights(real_A, "A"), "B": self._pixel_weights(real_B, "B")}
         losses = {
             "G_A": self.criterion_gan(self.D_A(visuals["fake_B"]), True),
             "G_B": self.criterion_gan(self.D_B(visuals["fake_A"]), True),
-            "cycle_A": self._cycle_loss(visuals["rec_A"], real_A, "A") * t.lambda_A,
-            "cycle_B": self._cycle_loss(visuals["rec_B"], real_B, "B") * t.lambda_B,
+            "cycle_A": self._cycle_loss(visuals["rec_A"], real_A, weights["A"]) * t.lambda_A,
+            "cycle_B": self._cycle_loss(visuals["rec_B"], real_B, weights["B"]) * t.lambda_B,
             "idt_A": zero,
             "idt_B": zero,
             "shape_A": zero,
             "shape_B": zero,
         }
         if t.lambda_shape > 0:
-            losses["shape_A"] = self._shape_loss(visuals["fake_B"], "B", real_A, "A", real_B) * t.lambda_shape
-            losses["shape_B"] = self._shape_loss(visuals["fake_A"], "A", real_B, "B", real_A) * t.lambda_shape
+            losses["shape_A"] = (self._shape_loss(visuals["fake_B"], "B", real_A, "A", real_B, weights["A"])
+                                 * t.lambda_shape)
+            losses["shape_B"] = (self._shape_loss(visuals["fake_A"], "A", real_B, "B", real_A, weights["B"])
+                                 * t.lambda_shape)
         if self.lambda_identity > 0:
             losses["idt_A"] = (self.criterion_cycle(self.G_A(real_B), self._cycle_target(real_B))
                                * t.lambda_B * self.lambda_identity)

@@ -183,7 +183,7 @@ def test_the_shape_loss_accepts_a_faithful_translation_and_refuses_a_redrawn_rec
     grays = torch.cat(list(gray.values()))  # the gray domain's real images in the batch
 
     def loss(fake):  # the generators aim within the margin
-        return model._shape_loss(model._cycle_target(fake), "B", red_circle, "A", grays).item()
+        return model._shape_loss(model._cycle_target(fake), "B", red_circle, "A", grays, None).item()
 
     faithful = loss(gray["circle"])
     assert faithful < 0.005
@@ -194,9 +194,9 @@ def test_the_shape_loss_accepts_a_faithful_translation_and_refuses_a_redrawn_rec
     light_gray = figure_images("triangle", (82,) * 3, background=200, channels=1)
     green = figure_images("triangle", (0, 255, 0), background=200)
     model.set_contrasts({"A": contrast(as_uint8(green)), "B": contrast(as_uint8(light_gray))})
-    faithful = model._shape_loss(model._cycle_target(green), "A", light_gray, "B", green).item()
+    faithful = model._shape_loss(model._cycle_target(green), "A", light_gray, "B", green, None).item()
     redrawn = model._shape_loss(figure_images("circle", (0, 255, 0), background=200), "A", light_gray, "B",
-                                green).item()
+                                green, None).item()
     assert faithful < 0.02 and redrawn > 5 * faithful
 
 
@@ -218,9 +218,10 @@ def test_the_figure_balance_makes_small_figures_count_half():
     figure = model._silhouette(real, "B") > 0.5
     share = figure.float().mean().item()
     errors = figure.float()  # wrong on every figure pixel, right on the background
-    assert model._balanced_mean(errors, real, "B").item() == pytest.approx(0.5, abs=0.01)
+    assert (errors * model._pixel_weights(real, "B")).mean().item() == pytest.approx(0.5, abs=0.01)
     model.cfg.training.cycle_balance = 0.0
-    assert model._balanced_mean(errors, real, "B").item() == pytest.approx(share)
+    assert model._pixel_weights(real, "B") is None  # a plain mean: the figure counts by its area
+    assert errors.mean().item() == pytest.approx(share)
 
 
 @pytest.mark.parametrize("share", [0.0, 0.1, 1.0])
@@ -239,6 +240,7 @@ def test_with_no_share_the_cycle_loss_does_not_train_the_first_generator():
     model = rgb_to_gray_model(cycle_encoder_weight=0.0)
     real_A, real_B = figure_images("circle", (255, 0, 0)), figure_images("triangle", (128,) * 3, channels=1)
     visuals = model.translate(real_A, real_B)
-    model._cycle_loss(visuals["rec_A"], real_A, "A").backward()  # A -> B -> A: G_A translated first
+    # A -> B -> A: G_A translated first
+    model._cycle_loss(visuals["rec_A"], real_A, model._pixel_weights(real_A, "A")).backward()
     assert all(p.grad is None or not p.grad.any() for p in model.G_A.parameters())
     assert any(p.grad is not None and p.grad.any() for p in model.G_B.parameters())

@@ -41,33 +41,12 @@ def register(sub) -> None:
     p.add_argument("--lambda-cycle", type=float, help="weight of both cycle losses")
     p.add_argument("--lambda-identity", type=float, help="identity loss weight (relative to lambda-cycle)")
     p.add_argument("--gan-mode", choices=["lsgan", "vanilla"])
-    p.add_argument("--cycle-noise", type=float, metavar="FRACTION",
-                   help="std of the Gaussian noise added to a translation before it is translated back, as a "
-                   "fraction of that domain's contrast (measured on the training images). It stops a "
-                   "generator hiding the colour in invisible patterns of its gray output (CycleGAN's "
-                   "steganography), so the other generator must read the colour off the shape. 0 = the "
-                   "paper's CycleGAN (default: the preset's, 0.5 for toy)")
-    p.add_argument("--cycle-margin", type=float, metavar="M",
-                   help="the cycle losses aim this far inside the generators' tanh range [-1, 1], so black "
-                   "backgrounds and full colours do not drive the output layer into saturation, where a "
-                   "colour not painted yet can no longer be learned. 0 = the paper's (default: the "
-                   "preset's, 0.05 for toy)")
-    p.add_argument("--shape-weight", type=float, metavar="W",
-                   help="weight of the shape losses: each translation must stand out from its background where, "
-                   "and as much as, its input does (in units of each domain's contrast). It stops a generator "
-                   "redrawing a figure as another shape or coding the colour in the gray level, so the colour "
-                   "must be learned from the shape. 0 = the paper's CycleGAN (default: the preset's, 10 for toy)")
-    p.add_argument("--cycle-balance", type=float, metavar="B",
-                   help="0-1: how far the cycle and shape losses weigh figure and background pixels equally "
-                   "(1: half each), however small the figures. In a plain mean (0, the paper's) small figures "
-                   "hardly count, and a colour not painted yet gets almost no gradient (default: the preset's, "
-                   "1 for toy)")
-    p.add_argument("--cycle-encoder-weight", type=float, metavar="W",
-                   help="0-1: share of the cycle losses' gradient that reaches the generator translating first "
-                   "(the one translating back gets all of it). The cycle loss rewards the first for hiding its "
-                   "input in faint patterns of its output (CycleGAN's steganography); at 0 nothing rewards it, "
-                   "and the shape losses and the discriminator keep the translation faithful. 1 = the paper's "
-                   "(default: the preset's, 0 for toy)")
+    for option, setting, metavar in (("--cycle-noise", "cycle_noise", "FRACTION"),
+                                     ("--cycle-margin", "cycle_margin", "M"),
+                                     ("--shape-weight", "lambda_shape", "W"),
+                                     ("--cycle-balance", "cycle_balance", "B"),
+                                     ("--cycle-encoder-weight", "cycle_encoder_weight", "W")):
+        p.add_argument(option, type=float, metavar=metavar, dest=setting, help=_setting_help(setting))
     p.add_argument("--seed", type=int)
     p.add_argument("--device", choices=["auto", "cpu", "cuda"])
     p.add_argument("--threads", type=int, help="CPU threads for torch (default: one per core)")
@@ -95,6 +74,13 @@ def register(sub) -> None:
     p.set_defaults(run=run_translate)
 
 
+def _setting_help(setting: str) -> str:
+    from cyclegan_workbench.models.config import DEFAULT_PRESET, SETTING_HELP, preset_config
+
+    default = getattr(preset_config(DEFAULT_PRESET).training, setting)
+    return f"{SETTING_HELP[setting]} Default: the preset's ({default:g} for {DEFAULT_PRESET})."
+
+
 def _config_from_args(args):
     from cyclegan_workbench.data.files import resolved
     from cyclegan_workbench.models.config import preset_config
@@ -109,7 +95,7 @@ def _config_from_args(args):
     for attr, value in (("n_epochs", args.epochs), ("n_epochs_decay", args.epochs_decay),
                         ("batch_size", args.batch_size), ("lr", args.lr), ("lambda_identity", args.lambda_identity),
                         ("gan_mode", args.gan_mode), ("cycle_noise", args.cycle_noise),
-                        ("cycle_margin", args.cycle_margin), ("lambda_shape", args.shape_weight),
+                        ("cycle_margin", args.cycle_margin), ("lambda_shape", args.lambda_shape),
                         ("cycle_balance", args.cycle_balance), ("cycle_encoder_weight", args.cycle_encoder_weight),
                         ("seed", args.seed),
                         ("device", args.device),

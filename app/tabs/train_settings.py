@@ -5,7 +5,7 @@ from PyQt5.QtWidgets import QComboBox, QFormLayout, QGroupBox
 
 from cyclegan_workbench.app.widgets.forms import PresetBox, spin_box
 from cyclegan_workbench.data.errors import UserError
-from cyclegan_workbench.models.config import PRESETS, RunConfig, preset_config, validate
+from cyclegan_workbench.models.config import PRESETS, SETTING_HELP, RunConfig, preset_config, validate
 
 
 class TrainingForm(QGroupBox):
@@ -28,30 +28,11 @@ class TrainingForm(QGroupBox):
             0, 100, "Identity loss weight, relative to lambda cycle. It applies only when both domains have the "
             "same channels (gray and gray, or RGB and RGB); between a gray and a colour domain it is always off",
             decimals=2, step=0.1)
-        self.cycle_noise = spin_box(
-            0, 5, "Noise added to a translation before the other generator translates it back, as a fraction "
-            "of that domain's contrast (measured on the training images; gray 128 shapes on black have "
-            "contrast 1). It stops a generator hiding the colour in invisible patterns of its gray output, "
-            "so the colour must be read off the shape. 0 = the paper's CycleGAN.", decimals=2, step=0.1)
-        self.cycle_margin = spin_box(
-            0, 0.5, "The cycle losses aim this far inside the generators' output range [-1, 1], so black "
-            "backgrounds and full colours do not drive the output layer into saturation, where a colour "
-            "not painted yet can no longer be learned. 0 = the paper's CycleGAN.", decimals=3, step=0.01)
-        self.shape_weight = spin_box(
-            0, 1000, "Weight of the shape losses: each translation must stand out from its background where, and "
-            "as much as, its input does (in units of each domain's contrast). It stops a generator redrawing a "
-            "figure as another shape or coding the colour in the gray level, so the colour must be learned from "
-            "the shape. 0 = the paper's CycleGAN.", decimals=2, step=1.0)
-        self.cycle_balance = spin_box(
-            0, 1, "How far the cycle and shape losses weigh figure and background pixels equally (1: half each), "
-            "however small the figures. In a plain mean (0, the paper's) small figures hardly count, and a "
-            "colour not painted yet gets almost no gradient.", decimals=2, step=0.1)
-        self.encoder_weight = spin_box(
-            0, 1, "Share of the cycle losses' gradient that reaches the generator translating first (the one "
-            "translating back always gets all of it). The cycle loss rewards the first for hiding its input in "
-            "faint patterns of its output (CycleGAN's steganography: the colour written into the gray image); at 0 "
-            "nothing rewards it, and the shape losses and the discriminator keep the translation faithful. 1 = the "
-            "paper's CycleGAN.", decimals=2, step=0.05)
+        self.cycle_noise = spin_box(0, 5, SETTING_HELP["cycle_noise"], decimals=2, step=0.1)
+        self.cycle_margin = spin_box(0, 0.5, SETTING_HELP["cycle_margin"], decimals=3, step=0.01)
+        self.shape_weight = spin_box(0, 1000, SETTING_HELP["lambda_shape"], decimals=2, step=1.0)
+        self.cycle_balance = spin_box(0, 1, SETTING_HELP["cycle_balance"], decimals=2, step=0.1)
+        self.encoder_weight = spin_box(0, 1, SETTING_HELP["cycle_encoder_weight"], decimals=2, step=0.05)
         self.image_size = spin_box(8, 1024, "Training image size (images are resized to it)")
         self.ngf = spin_box(1, 512, "Generator filters in the first layer")
         self.depth = spin_box(3, 8, "U-Net downsamplings (the bottleneck is this deep)")
