@@ -68,10 +68,11 @@ def train_one(cell: str, seed: int, work: Path, cap: float, confirm: int, overri
     cfg.dataroot = str(dataset_for(cell, work))
     cfg.training.seed = seed
     cfg.training.num_threads = 1
-    for item in overrides:  # --set name=value: try an alternative to the defaults
+    for item in overrides:  # --set name=value: try an alternative to the defaults (training, then network)
         name, value = item.split("=")
-        kind = type(getattr(cfg.training, name))
-        setattr(cfg.training, name, value.lower() in ("1", "true", "yes") if kind is bool else kind(value))
+        section = cfg.training if hasattr(cfg.training, name) else cfg.network
+        kind = type(getattr(section, name))
+        setattr(section, name, value.lower() in ("1", "true", "yes") if kind is bool else kind(value))
     run_dir = Path(tempfile.mkdtemp(prefix=f"{cell}-{seed}-", dir=work))
     trainer = Trainer(cfg, run_dir / "run")
     curve, reached, after = [], None, 0
@@ -146,7 +147,7 @@ def main() -> int:
     parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "workbench-robustness")
     parser.add_argument("--json", type=Path, help="write every run's results here")
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
-                        help="override a training setting of the preset (to compare an alternative)")
+                        help="override a training or network setting of the preset (to compare an alternative)")
     parser.add_argument("--one", help=argparse.SUPPRESS)  # CELL:SEED, internal: one run in this process
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
