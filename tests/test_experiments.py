@@ -18,8 +18,10 @@ from cyclegan_workbench.data.shapes import (
     ShapeGeometry,
     render_coverage,
 )
+from cyclegan_workbench.models.evaluation import TABLE_COLUMNS
 from cyclegan_workbench.visualization import experiments as ex
 from cyclegan_workbench.visualization import measurements as ms
+from cyclegan_workbench.visualization.experiments import architectures as architectures_module
 from cyclegan_workbench.visualization.experiments.architectures import architecture_comparison
 from cyclegan_workbench.visualization.experiments.background import background_sweep
 from cyclegan_workbench.visualization.experiments.bottleneck import bottleneck_nullification
@@ -412,6 +414,36 @@ def test_architecture_comparison_names_the_best_and_the_validation_rise():
     assert "A +0.500" in result.reading and "B " not in result.reading.split("over-fitting")[-1]
     tie = architecture_comparison([_row("a", 1.0, 0.5, []), _row("b", 1.0, 0.5, [])])
     assert "all 2 models tie" in tie.reading and "too few" in tie.reading
+
+
+def test_architecture_comparison_over_seeds_ranks_variants_by_mean_and_says_when_ranges_overlap():
+    def seeded(variant, seed, total, accuracy):
+        val_totals = [total, total - 0.1, total + (0.2 if seed else 0.0)]
+        row = _row(f"{variant}_seed{seed}" if seed else variant, total, accuracy, val_totals)
+        return dict(row, label=f"{variant.upper()}, seed {seed}", variant=variant, seed=seed,
+                    table={c: total for c in TABLE_COLUMNS})
+
+    apart = architecture_comparison([seeded("a", 0, 2.0, 0.9), seeded("a", 1, 2.2, 1.0),
+                                     seeded("b", 0, 1.0, 0.5), seeded("b", 1, 1.4, 0.6)])
+    n = apart.numbers
+    assert n["ranking"] == ["b", "a"] and n["best_total"] == ["b"] and n["best_accuracy"] == ["a"]
+    b = n["variants"][1]
+    assert b["label"] == "B" and b["seeds"] == 2 and b["models"] == ["b", "b_seed1"]
+    assert b["table"]["Total"] == pytest.approx({"mean": 1.2, "min": 1.0, "max": 1.4})
+    assert "Lowest mean test Total over 2 seeds: B (1.200, range 1.000-1.400)" in apart.reading
+    assert "the ranges do not overlap" in apart.reading
+    assert "Highest mean colourization accuracy: A (95.0%); lowest: B (55.0%, range 50.0%-60.0%)" in apart.reading
+    assert "A +0.200" in apart.reading  # mean rise of the validation Total over the seeds: (0.1 + 0.3) / 2
+    close = architecture_comparison([seeded("a", 0, 1.0, 0.9), seeded("a", 1, 1.6, 0.9),
+                                     seeded("b", 0, 1.2, 0.9), seeded("b", 1, 1.3, 0.9)])
+    assert close.numbers["ranking"] == ["b", "a"] and "within the noise" in close.reading
+    assert "Every variant has the same mean colourization accuracy (90.0%)" in close.reading
+    tied = architecture_comparison([seeded("a", 0, 1.0, 1.0), seeded("a", 1, 1.1, 1.0), seeded("b", 0, 2.0, 1.0),
+                                    seeded("b", 1, 2.1, 1.0), seeded("c", 0, 3.0, 0.5), seeded("c", 1, 3.1, 0.7)])
+    assert "Highest mean colourization accuracy: A and B (100.0%); lowest: C (60.0%" in tied.reading
+    assert tied.numbers["best_accuracy"] == ["a", "b"]
+    head, *_ = architectures_module.number_tables(apart.numbers, {"budget": {}})
+    assert head[2][0][0] == "B" and head[2][0][5:12] == ["1.200 (1.000-1.400)"] * 7
 
 
 def test_measure_cyclegan_scores_the_gray_to_rgb_generator(scoring):

@@ -14,6 +14,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,7 @@ import torch
 
 from cyclegan_workbench.app.main import main
 from cyclegan_workbench.data.errors import UserError
+from cyclegan_workbench.models.config import DEFAULT_PRESET, preset_config
 from cyclegan_workbench.visualization.reproduce import (
     ARCHITECTURES,
     BUDGETS,
@@ -28,7 +30,9 @@ from cyclegan_workbench.visualization.reproduce import (
     Listener,
     PipelineCancelled,
     Reproduction,
+    architecture_specs,
     budget_limits,
+    model_config,
     reproduce,
     thread_count,
 )
@@ -310,6 +314,49 @@ def test_ctrl_c_stops_every_worker_after_its_step_with_its_state_saved(tmp_path)
     assert result["iterations"] == 80 and result["stopped_by"] == "epochs"
 
 
+KILLED_MAIN = """
+import dataclasses, multiprocessing, os, signal, sys
+from pathlib import Path
+from cyclegan_workbench.visualization.reproduce import BUDGETS, Listener, Reproduction
+
+class KillMyself(Listener):
+    def stage_progress(self, fraction, message):
+        if "iteration" in message:  # both workers are training: the main process dies without a word
+            Path(sys.argv[2]).write_text(" ".join(str(p.pid) for p in multiprocessing.active_children()
+                                                  if p.name.startswith("reproduce-")))
+            os.kill(os.getpid(), signal.SIGKILL)
+
+budget = dataclasses.replace(BUDGETS["tiny"], toy_epochs=(100000, 0))  # hours, were they to train on
+Reproduction(sys.argv[1], budget, listener=KillMyself(), workers=2).run()
+"""
+
+
+def test_workers_whose_main_process_is_killed_stop_after_their_step(tmp_path):
+    """Killed or with its terminal closed, the main process cannot stop its workers; they notice and stop."""
+    out, pids = tmp_path / "orphaned", tmp_path / "pids"
+    done = subprocess.run([sys.executable, "-c", KILLED_MAIN, str(out), str(pids)], capture_output=True, text=True,
+                          timeout=120, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert done.returncode == -9, done.stderr[-2000:]
+    workers = [int(p) for p in pids.read_text().split()]
+    assert len(workers) == 2
+
+    def alive(pid):
+        with contextlib.suppress(ProcessLookupError, ChildProcessError):
+            os.kill(pid, 0)
+            with open(f"/proc/{pid}/stat") as f:
+                return f.read().split(") ")[1][0] != "Z"  # a zombie has exited
+        return False
+
+    deadline = time.monotonic() + 60
+    while any(alive(p) for p in workers) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not any(alive(p) for p in workers), "the orphaned workers are still training"
+    for name in ("toy", "toy_shifted"):
+        state = torch.load(out / "runs" / name / "training_state.pth", weights_only=True)
+        assert state["epoch"] < 1000  # stopped long before their 100000 epochs, with their state saved
+        assert not (out / "stages" / f"train_{name}.json").exists()
+
+
 def test_a_workers_error_stops_the_pipeline_as_one_line(tmp_path):
     out = tmp_path / "broken"
     Reproduction(out, "tiny")._prepare_out_dir()
@@ -340,7 +387,7 @@ def test_torchrun_ranks_share_the_models_and_rank_0_writes_the_report(tmp_path, 
 
 # --- bad input -------------------------------------------------------------------------------------
 def test_unknown_budget_device_seed_and_workers_are_refused(tmp_path, monkeypatch):
-    with pytest.raises(UserError, match="unknown budget 'huge': choose quick, full, tiny"):
+    with pytest.raises(UserError, match="unknown budget 'huge': choose quick, standard, full, tiny"):
         Reproduction(tmp_path / "r", "huge")
     with pytest.raises(UserError, match="seed"):
         Reproduction(tmp_path / "r", "tiny", seed=-1)
@@ -391,6 +438,44 @@ def test_budget_limits_say_what_the_quick_budget_changes():
     assert "Test split of 40 images per domain instead of 160" in quick
 
 
+def test_the_standard_budget_scales_the_variants_and_trains_each_with_three_seeds(tmp_path):
+    standard = BUDGETS["standard"]
+    specs = architecture_specs(standard, seed=5)
+    assert [s.name for s in specs[:7]] == [s.name for s in ARCHITECTURES] + ["unet_128_seed6"]
+    assert len(specs) == 18 and specs[-1].name == "unet_128_large_b25_seed7"
+    by_name = {s.name: s for s in specs}
+    configs = {name: model_config(by_name[name], standard, tmp_path, "cpu", 5)
+               for name in ("unet_128", "unet_shallow", "unet_mini_seed7", "unet_128_large_b25_seed6")}
+    shape = {k: (c.network.num_downs, c.network.ngf, c.training.crop_size, c.training.batch_size,
+                 (c.training.n_epochs, c.training.n_epochs_decay), c.training.seed) for k, c in configs.items()}
+    assert shape == {"unet_128": (6, 16, 64, 1, standard.arch_epochs, 5),
+                     "unet_shallow": (3, 16, 64, 1, standard.arch_epochs, 5),
+                     "unet_mini_seed7": (6, 4, 64, 1, standard.arch_epochs, 7),
+                     "unet_128_large_b25_seed6": (6, 16, 64, 25, standard.arch_epochs_batched, 6)}
+    toy = preset_config(DEFAULT_PRESET).training
+    assert all(c.training.lambda_shape == toy.lambda_shape and c.training.lr == toy.lr for c in configs.values())
+    assert by_name["unet_mini_seed7"].label == "U-Net mini (6 downs, ngf 4), seed 7"
+    assert by_name["unet_128_large_b25"].label == "U-Net 128 (6 downs, ngf 16), 3x data, batch 25, seed 5"
+    limits = " ".join(budget_limits(standard))
+    assert "U-Net mini 6 downsamplings, ngf 4" in limits and "with 3 seeds" in limits
+
+
+def test_a_budget_with_seeds_trains_every_variant_per_seed_and_compares_them_by_mean(tmp_path):
+    seeded = dataclasses.replace(BUDGETS["tiny"], arch_seeds=2)
+    results = Reproduction(tmp_path / "report", seeded).run()
+    models = results["models"]
+    assert {models[f"{s.name}_seed1"]["config"]["training"]["seed"] for s in ARCHITECTURES} == {1}
+    assert {models[s.name]["config"]["training"]["seed"] for s in ARCHITECTURES} == {0}
+    weights = [torch.load(tmp_path / "report" / "runs" / name / "latest_net_G_A.pth") for name in
+               ("unet_mini", "unet_mini_seed1")]
+    assert any(not torch.equal(weights[0][k], weights[1][k]) for k in weights[0])  # the seed reached the training
+    exp1 = results["experiments"]["architectures"]["numbers"]
+    assert [v["seeds"] for v in exp1["variants"]] == [2] * len(ARCHITECTURES)
+    assert sorted(exp1["ranking"]) == sorted(s.name for s in ARCHITECTURES)
+    report = (tmp_path / "report" / "report.md").read_text()
+    assert "Total mean (range)" in report and "trained with 2 seeds" in report
+
+
 def test_thread_count_leaves_busy_cores_alone(monkeypatch):
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     monkeypatch.setattr("os.cpu_count", lambda: 2)
@@ -429,7 +514,7 @@ def test_cli_help_names_the_budgets(capsys):
         main(["reproduce", "--help"])
     assert exit_info.value.code == 0
     text = capsys.readouterr().out
-    assert "REPORT_DIR" in text and "quick" in text and "full" in text
+    assert "REPORT_DIR" in text and "quick" in text and "full" in text and "standard: Table I" in " ".join(text.split())
 
 
 def test_the_reproduce_command_loads_no_qt():

@@ -10,7 +10,8 @@ file are those one process writes; the stage file also records which process tra
   in turn as earlier ones finish. On CUDA worker k trains on `cuda:(k mod GPUs)` (torch.cuda.set_device in the
   worker); on a CPU each worker gets max(1, threads // N) torch threads. A worker's error stops the others
   after their current step (their states are saved, so a rerun resumes) and becomes the pipeline's UserError;
-  so does Ctrl-C, which only the main process receives (see `_workers_ignore_sigint`).
+  so does Ctrl-C, which only the main process receives (see `_workers_ignore_sigint`). A worker whose main
+  process is gone (killed, its terminal closed) stops the same way.
 - `Ranks` (run by torchrun, WORLD_SIZE > 1): model i of a group is rank (i mod WORLD_SIZE)'s, trained on
   `cuda:LOCAL_RANK` with --device cuda, with no DistributedDataParallel inside a model. Rank 0 alone prepares
   the report folder and the datasets while the others wait; every rank waits at a gloo barrier once it has
@@ -260,9 +261,16 @@ def _work(job: _Job, events, stop) -> None:
     torch.set_num_threads(job.threads)
     from cyclegan_workbench.visualization.reproduce import PipelineCancelled, Reproduction
 
+    parent = os.getppid()
+
+    def cancelled() -> bool:
+        # An orphan (the main process killed, or its terminal closed) stops too: else it would train on and
+        # write its stage into a folder that another run may own by then.
+        return stop.is_set() or os.getppid() != parent
+
     try:
         pipeline = Reproduction(job.out, job.budget, job.device, job.seed, listener=_Forwarder(events, job.model),
-                                cancelled=stop.is_set)
+                                cancelled=cancelled)
         pipeline.run_stage(job.index, job.total, pipeline.training_stage(job.model), worker=job.worker)
     except PipelineCancelled:
         sys.exit(_CANCELLED)

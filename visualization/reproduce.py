@@ -1,6 +1,7 @@
 """The reproduction pipeline behind `cyclegan-workbench reproduce`: datasets -> models -> experiments -> report.
 
-A budget (quick, full, or tiny for tests) says how large the datasets are and how long each model trains.
+A budget (quick, standard, full, or tiny for tests) says how large the datasets are, how the architecture models
+are scaled, how many seeds each trains with and how long each model trains.
 The pipeline generates the toy datasets, trains every model with the workbench's one training loop
 (models.training.Trainer), runs every registered experiment (visualization.experiments.registry: each one's
 stage is its module's run_in_pipeline over this pipeline, right after the models it needs are trained) and
@@ -11,7 +12,8 @@ saved state.
 REPORT_DIR layout
     pipeline.json           budget and seed of this directory (a rerun with others is refused)
     datasets/<name>/        default, large (3x the training images), shifted
-    runs/<model>/           Trainer run directories; the loss-curve points are a record in the training
+    runs/<model>/           Trainer run directories (an architecture model trained with the pipeline's seed + k,
+                            k >= 1, is <model>_seed<seed>); the loss-curve points are a record in the training
                             state, saved with it (a run stopped by its time cap keeps its weights, not its
                             resumable state). Folders of older versions kept the points and the seconds
                             used in progress.json instead: a resume reads it when the state holds no curve.
@@ -35,8 +37,8 @@ iteration that reaches the cap; the Trainer saves its state and the model is eva
 
 Public API
 ----------
-Budget, BUDGETS ("quick", "full", "tiny"), budget_limits(budget) -> list[str]
-ModelSpec, ARCHITECTURES, TOY_MODELS
+Budget, BUDGETS ("quick", "standard", "full", "tiny"), budget_limits(budget) -> list[str]
+ModelSpec, ARCHITECTURES, TOY_MODELS, architecture_specs(budget, seed) -> the architecture models of every seed
 Listener (stage_started / stage_progress / stage_finished / notice; no-ops), PipelineCancelled
 Reproduction(out_dir, budget="quick", device="cpu", seed=0, listener=None, cancelled=None, workers=1).run()
     -> dict (None on a torchrun rank other than 0)
@@ -100,6 +102,11 @@ class Budget:
     large_train_per_class: int = 300
     test_per_class: int = 80
     arch_epochs: tuple[int, int] | None = None  # (n_epochs, n_epochs_decay); None: the preset's
+    arch_epochs_batched: tuple[int, int] | None = None  # epochs of the batch-25 models; None: arch_epochs
+    arch_seeds: int = 1  # each architecture model trains with the pipeline's seed, +1, ... (Table I's spread)
+    # (preset, num_downs, ngf): the architecture models train on the default preset's settings and image size
+    # with these U-Net depths and widths, the paper's ratios kept (empty: the paper's presets as they are).
+    arch_scaled: tuple[tuple[str, int, int], ...] = ()
     arch_seconds: float | None = None  # wall-clock training cap per architecture model
     toy_epochs: tuple[int, int] | None = None
     toy_seconds: float | None = None
@@ -124,6 +131,19 @@ BUDGETS: dict[str, Budget] = {
         test_per_class=20, arch_seconds=30.0, toy_seconds=240.0, curve_val_images=8, curve_points=3,
         probe_images=40, bg_levels=tuple(range(0, 256, 16)) + (255,), bg_per_class=10, per_aspect=10,
         per_unseen_shape=6, top_k=6),
+    "standard": Budget(
+        "standard",
+        "Table I on a laptop: the six architecture variants, each trained with three seeds until it converges, in "
+        "about an hour on an idle 2-core CPU (then the other experiments on the default preset's models). The "
+        "variants keep what each one varies (depth, width, batch size, dataset size) and scale what must scale to "
+        "fit: 64 px images (the default preset's size), so the full U-Net has 6 downsamplings (a 1x1 bottleneck, "
+        "as 7 at 128 px) and the shallow one 3; base width 16 (the mini U-Net 4); the default preset's training "
+        "settings, because the paper's reach only 50 % on toy data in any budget a CPU allows; and epochs chosen "
+        "so that every model converges. Everything it changes is listed below.",
+        arch_epochs=(10, 10), arch_epochs_batched=(30, 20), arch_seeds=3,
+        arch_scaled=(("unet_128", 6, 16), ("unet_shallow", 3, 16), ("unet_mini", 6, 4)),
+        toy_seconds=200.0, curve_val_images=40, test_per_class=80, probe_images=40,
+        bg_levels=tuple(range(0, 256, 16)) + (255,), bg_per_class=10, per_aspect=10, per_unseen_shape=6, top_k=6),
     "full": Budget(
         "full",
         "The original settings: 256 px images resized to 128 px (the default preset resizes to its own size), "
@@ -150,9 +170,18 @@ def budget_limits(budget: Budget) -> list[str]:
                    + "): the architectures are not the paper's.")
     if budget.canvas != full.canvas:
         out.append(f"Images drawn at {budget.canvas} px instead of {full.canvas} px.")
+    if budget.arch_scaled:
+        out.append("Architecture models scaled to the default preset's image size and trained with its settings: "
+                   + "; ".join(f"{PRESET_NAMES[p]} {d} downsamplings, ngf {w}" for p, d, w in budget.arch_scaled)
+                   + " (the paper's: 7, 3 and 7 downsamplings at 128 px, ngf 64, 64 and 4).")
     if budget.arch_seconds or budget.arch_epochs:
         out.append("Architecture models: " + _training_limit(budget.arch_epochs, budget.arch_seconds)
+                   + (f" at batch 1, {_training_limit(budget.arch_epochs_batched, None)} at batch 25"
+                      if budget.arch_epochs_batched else "")
                    + " instead of the paper's epochs (see the Models table).")
+    if budget.arch_seeds > 1:
+        out.append(f"Every architecture model trained with {budget.arch_seeds} seeds (the pipeline's seed and the "
+                   f"next {budget.arch_seeds - 1}); experiment 1 gives each variant's mean and range over them.")
     if budget.toy_seconds or budget.toy_epochs:
         out.append("Default-preset models: " + _training_limit(budget.toy_epochs, budget.toy_seconds)
                    + " instead of the preset's epochs.")
@@ -197,6 +226,12 @@ class ModelSpec:
     dataset: str  # "default", "large" or "shifted"
     batch_size: int | None = None  # None: the preset's
     role: str = "architecture"  # or "toy" (the default preset, the model of experiments 2-7)
+    seed_offset: int = 0  # trains with the pipeline's seed + this
+    variant: str = ""  # the model this one repeats with another seed ("": itself)
+
+    @property
+    def variant_name(self) -> str:
+        return self.variant or self.name
 
 
 ARCHITECTURES = (
@@ -211,23 +246,52 @@ TOY_MODELS = (
     ModelSpec("toy", "default preset, centred figures", None, "default", role="toy"),
     ModelSpec("toy_shifted", "default preset, shifted figures", None, "shifted", role="toy"),
 )
+PRESET_NAMES = {"unet_128": "U-Net 128", "unet_shallow": "U-Net shallow", "unet_mini": "U-Net mini"}
 DATASET_PURPOSES = {"default": "training and testing", "large": "U-Net 128 on 3x data",
                     "shifted": "experiment 6"}
+
+
+def architecture_specs(budget: Budget, seed: int) -> tuple[ModelSpec, ...]:
+    """The architecture models of `budget`: ARCHITECTURES with the pipeline's `seed`, then each again for every
+    further seed (named <model>_seed<seed>); labelled with the scaled architecture when the budget scales them."""
+    specs = []
+    scaled = {p: (d, w) for p, d, w in budget.arch_scaled}
+    for offset in range(budget.arch_seeds):
+        for spec in ARCHITECTURES:
+            label = spec.label
+            if spec.preset in scaled:
+                downs, ngf = scaled[spec.preset]
+                label = f"{PRESET_NAMES[spec.preset]} ({downs} downs, ngf {ngf})" + "".join(
+                    part for part, on in ((", 3x data", spec.dataset == "large"),
+                                          (f", batch {spec.batch_size}", (spec.batch_size or 1) > 1)) if on)
+            if budget.arch_seeds > 1:
+                label += f", seed {seed + offset}"
+            name = f"{spec.name}_seed{seed + offset}" if offset else spec.name
+            specs.append(dataclasses.replace(spec, name=name, label=label, seed_offset=offset,
+                                             variant=spec.name if offset else ""))
+    return tuple(specs)
 
 
 def model_config(spec: ModelSpec, budget: Budget, dataroot: Path, device: str, seed: int):
     """The RunConfig of `spec` under `budget` (the default preset as models.config defines it now)."""
     from cyclegan_workbench.models import config as mc
 
-    cfg = mc.preset_config(spec.preset or mc.DEFAULT_PRESET)
+    scaled = {p: (d, w) for p, d, w in budget.arch_scaled}
+    if spec.role == "architecture" and spec.preset in scaled:
+        cfg = mc.preset_config(mc.DEFAULT_PRESET)
+        cfg.network.num_downs, cfg.network.ngf = scaled[spec.preset]
+    else:
+        cfg = mc.preset_config(spec.preset or mc.DEFAULT_PRESET)
     cfg.dataroot = str(dataroot)
     n, t = cfg.network, cfg.training
     if spec.batch_size:
         t.batch_size = spec.batch_size
     epochs = budget.toy_epochs if spec.role == "toy" else budget.arch_epochs
+    if spec.role != "toy" and t.batch_size > 1 and budget.arch_epochs_batched:
+        epochs = budget.arch_epochs_batched
     if epochs:
         t.n_epochs, t.n_epochs_decay = epochs
-    t.seed, t.device = seed, device
+    t.seed, t.device = seed + spec.seed_offset, device
     t.val_images = 0  # the pipeline measures its own curves, on a class-balanced subset
     t.save_epoch_freq = 0  # latest weights only: numbered copies of U-Net 128 cost 360 MB each
     for key, value in budget.shrink:
@@ -338,6 +402,7 @@ class Reproduction:
         self.out = Path(out_dir)
         self.budget = budget if isinstance(budget, Budget) else BUDGETS[budget]
         self.device_name, self.seed = device, seed
+        self.models = (*TOY_MODELS, *architecture_specs(self.budget, seed))
         self.listener = listener or Listener()
         self._cancelled = cancelled
         self.timings: dict[str, dict] = {}
@@ -483,8 +548,8 @@ class Reproduction:
         """The stages in order: the datasets, then for each group of models (the default preset's, then the
         architectures) their trainings followed by the registered experiments that need them, by number."""
         plan = [Stage("datasets", "generating the datasets", self._datasets)]
-        for role, specs in (("toy", TOY_MODELS), ("architecture", ARCHITECTURES)):
-            plan += [self._training_stage(s) for s in specs]
+        for role in ("toy", "architecture"):
+            plan += [self._training_stage(s) for s in self.models if s.role == role]
             plan += [Stage(e.stage, f"experiment {e.number}: {e.title}", lambda e=e: self._experiment(e))
                      for e in experiments() if e.needs == role]
         return plan
@@ -494,7 +559,7 @@ class Reproduction:
 
     def training_stage(self, model: str) -> Stage:
         """The training stage of the model named `model` (a worker process is given the name)."""
-        return self._training_stage(next(s for s in (*TOY_MODELS, *ARCHITECTURES) if s.name == model))
+        return self._training_stage(next(s for s in self.models if s.name == model))
 
     def _run(self, started_wall: float, started: str, load_start) -> dict | None:
         plan = self._plan()
@@ -528,7 +593,7 @@ class Reproduction:
         return assembled
 
     def _assemble(self, stages: dict, started: str, load_start) -> dict:
-        models = {s.name: stages[f"train_{s.name}"] for s in (*TOY_MODELS, *ARCHITECTURES)}
+        models = {s.name: stages[f"train_{s.name}"] for s in self.models}
         experiment_stages = {e.stage for e in experiments()}
         exps = {stages[k]["key"]: stages[k] for k in stages if k in experiment_stages}
         toy = models["toy"]
@@ -633,6 +698,7 @@ class Reproduction:
             (run_dir / checkpoints.STATE_FILE).unlink(missing_ok=True)
         return {
             "name": spec.name, "label": spec.label, "preset": cfg.preset, "role": spec.role, "dataset": spec.dataset,
+            "variant": spec.variant_name, "seed": t.seed,
             "summary": _preset_summary(cfg), "config": cfg.to_dict(), "size": t.crop_size, "batch_size": t.batch_size,
             "train_images": len(trainer.dataset), "test_images": test.count,
             "planned": f"{t.n_epochs} + {t.n_epochs_decay} epochs" + (f", at most {cap:g} s" if cap else ""),
@@ -710,7 +776,7 @@ class Reproduction:
 
     def trained_models(self, role: str) -> list[dict]:
         return [_read_json(self.out / "stages" / f"train_{s.name}.json")["result"]
-                for s in (*TOY_MODELS, *ARCHITECTURES) if s.role == role]
+                for s in self.models if s.role == role]
 
 
 class _CurveRecorder(TrainerCallback):
@@ -865,6 +931,6 @@ def reproduce(out_dir: str | Path, budget: str = "quick", device: str = "cpu", s
     return Reproduction(out_dir, budget, device, seed, listener, cancelled, workers).run()
 
 
-__all__ = ["Budget", "BUDGETS", "budget_limits", "ModelSpec", "ARCHITECTURES", "TOY_MODELS", "Listener",
-           "PipelineCancelled", "Reproduction", "reproduce", "model_config", "load_test_data", "TestData",
+__all__ = ["Budget", "BUDGETS", "budget_limits", "ModelSpec", "ARCHITECTURES", "TOY_MODELS", "architecture_specs",
+           "Listener", "PipelineCancelled", "Reproduction", "reproduce", "model_config", "load_test_data", "TestData",
            "thread_count"]
