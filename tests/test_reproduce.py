@@ -473,7 +473,7 @@ def test_a_budget_with_seeds_trains_every_variant_per_seed_and_compares_them_by_
     assert [v["seeds"] for v in exp1["variants"]] == [2] * len(ARCHITECTURES)
     assert sorted(exp1["ranking"]) == sorted(s.name for s in ARCHITECTURES)
     report = (tmp_path / "report" / "report.md").read_text()
-    assert "Total mean (range)" in report and "trained with 2 seeds" in report
+    assert "Total mean (range)" in report and "SSIM_A mean (range)" in report and "trained with 2 seeds" in report
 
 
 def test_thread_count_leaves_busy_cores_alone(monkeypatch):

@@ -17,6 +17,8 @@ from cyclegan_workbench.visualization.experiments.formatting import num, pct, se
 from cyclegan_workbench.visualization.experiments.result import ExperimentResult
 
 KEY = "architectures"
+# The paper's test losses, then the cycle reconstructions' SSIM (higher is better), where a stage recorded it.
+COLUMNS = (*TABLE_COLUMNS, "SSIM_A", "SSIM_B")
 TITLE = "Architecture comparison"
 QUESTION = ("How do U-Net depth, width, batch size and dataset size change the test losses and the colourization "
             "accuracy, and do the models over-fit?")
@@ -86,7 +88,7 @@ def variant_summaries(rows: list[dict]) -> list[dict]:
         groups.setdefault(r.get("variant") or r["name"], []).append(r)
     out = []
     for name, members in groups.items():
-        stats = {c: _spread([m["table"][c] for m in members]) for c in TABLE_COLUMNS
+        stats = {c: _spread([m["table"][c] for m in members]) for c in COLUMNS
                  if all(c in m["table"] for m in members)}
         scored = [m["accuracy"] for m in members if m.get("accuracy") is not None]
         rises = [m["curve_summary"]["val_total_rise"] for m in members
@@ -234,31 +236,33 @@ def setting_text(exp: dict, r: dict) -> str:
             f"held-out test split of the default dataset ({test} gray + {test} RGB images, half circles, half "
             "triangles), with the discriminators judging real images and the generators' direct translations; "
             "Total = G_A + G_B + Cycle_A + Cycle_B (+ identity terms, off here because the domains have 1 and 3 "
-            "channels). Accuracy: the colourization score of the gray -> RGB generator on the gray test images. "
+            "channels). SSIM_A and SSIM_B: structural similarity of each cycle's reconstruction to its input (1 = "
+            "identical; it weighs faint texture on a flat background heavily). Accuracy: the colourization score of "
+            "the gray -> RGB generator on the gray test images. "
             "Curves: train losses averaged since the previous point, validation losses on "
             f"{r['budget'].get('curve_val_images')} test images (half of each class).")
 
 
 def number_tables(n: dict, r: dict) -> list[tuple]:
-    head = ["model", "batch", "train images", "trained", *TABLE_COLUMNS, "accuracy"]
+    head = ["model", "batch", "train images", "trained", *COLUMNS, "accuracy"]
     variant_table = []
     if n.get("variants"):
         order = {name: i for i, name in enumerate(n["ranking"])}
         variant_rows = []
         for v in sorted(n["variants"], key=lambda v: order[v["variant"]]):
-            cells = [_mean_range(v["table"][c], num) if c in v["table"] else "n/a" for c in TABLE_COLUMNS]
+            cells = [_mean_range(v["table"][c], num) if c in v["table"] else "n/a" for c in COLUMNS]
             variant_rows.append([v["label"], str(v["seeds"]), str(v.get("batch_size", "")),
                                  str(v.get("train_images", "")),
                                  f"{v.get('iterations', '?')} it / {secs(v['train_seconds']['mean'])}", *cells,
                                  _mean_range(v["accuracy"], pct) if v["accuracy"] else "n/a"])
         variant_table = [("table", ["variant (by mean Total)", "seeds", "batch", "train images", "trained", *[
-            f"{c} mean (range)" for c in TABLE_COLUMNS], "accuracy mean (range)"], variant_rows)]
+            f"{c} mean (range)" for c in COLUMNS], "accuracy mean (range)"], variant_rows)]
     rows = []
     for row in n["rows"]:
         t = row["table"]
         rows.append([row["label"], str(row.get("batch_size", "")), str(row.get("train_images", "")),
                      f"{row.get('iterations', '?')} it / {secs(row.get('train_seconds'))}",
-                     *[num(t[c]) for c in TABLE_COLUMNS], pct(row.get("accuracy"))])
+                     *[num(t.get(c)) for c in COLUMNS], pct(row.get("accuracy"))])
     curve_rows = []
     for row in n["rows"]:
         s = row["curve_summary"]
