@@ -261,12 +261,12 @@ def _work(job: _Job, events, stop) -> None:
     torch.set_num_threads(job.threads)
     from cyclegan_workbench.visualization.reproduce import PipelineCancelled, Reproduction
 
-    parent = os.getppid()
+    parent = multiprocessing.parent_process()  # its sentinel is readable once the main process has gone
 
     def cancelled() -> bool:
         # An orphan (the main process killed, or its terminal closed) stops too: else it would train on and
         # write its stage into a folder that another run may own by then.
-        return stop.is_set() or os.getppid() != parent
+        return stop.is_set() or (parent is not None and not parent.is_alive())
 
     try:
         pipeline = Reproduction(job.out, job.budget, job.device, job.seed, listener=_Forwarder(events, job.model),
