@@ -282,4 +282,5 @@ EXPERIMENT = Experiment(
     number_tables=number_tables,
     menu=MenuEntry("Architecture comparison (cyclegan-workbench reproduce)",
                    "The architecture comparison trains several models; run it with "
-                   "`cyclegan-workbench reproduce --out REPORT_DIR`", order=1))
+                   "`cyclegan-workbench reproduce --budget standard --workers 2 --out REPORT_DIR` (about an hour "
+                   "on a 2-core CPU)", order=1))
