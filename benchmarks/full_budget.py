@@ -58,7 +58,6 @@ def measure(out: Path, datasets: Path, model: str, seconds: float, device: str) 
     import torch
 
     from cyclegan_workbench.models.runtime import tune_allocator
-    from cyclegan_workbench.visualization.reproduce import ARCHITECTURES, TOY_MODELS
 
     tune_allocator()
     saves = _timed_saves()
@@ -66,9 +65,8 @@ def measure(out: Path, datasets: Path, model: str, seconds: float, device: str) 
     repro._prepare_out_dir()
     if not (out / "datasets").exists():
         (out / "datasets").symlink_to(datasets)
-    spec = next(s for s in (*TOY_MODELS, *ARCHITECTURES) if s.name == model)
     started = time.perf_counter()
-    result = repro._train(spec)
+    result = repro.training_stage(model).run()
     wall = time.perf_counter() - started
     t = result["config"]["training"]
     per_epoch = round(result["iterations"] / result["epochs"]) if result["epochs"] else 0

@@ -121,6 +121,11 @@ class Budget:
     top_k: int = 8
     shrink: tuple[tuple[str, int], ...] = ()  # network overrides (and "size") for smoke tests
 
+    @property
+    def scaled_networks(self) -> dict[str, tuple[int, int]]:
+        """arch_scaled as {preset: (num_downs, ngf)}."""
+        return {preset: (downs, ngf) for preset, downs, ngf in self.arch_scaled}
+
 
 BUDGETS: dict[str, Budget] = {
     "quick": Budget(
@@ -255,7 +260,7 @@ def architecture_specs(budget: Budget, seed: int) -> tuple[ModelSpec, ...]:
     """The architecture models of `budget`: ARCHITECTURES with the pipeline's `seed`, then each again for every
     further seed (named <model>_seed<seed>); labelled with the scaled architecture when the budget scales them."""
     specs = []
-    scaled = {p: (d, w) for p, d, w in budget.arch_scaled}
+    scaled = budget.scaled_networks
     for offset in range(budget.arch_seeds):
         for spec in ARCHITECTURES:
             label = spec.label
@@ -276,7 +281,7 @@ def model_config(spec: ModelSpec, budget: Budget, dataroot: Path, device: str, s
     """The RunConfig of `spec` under `budget` (the default preset as models.config defines it now)."""
     from cyclegan_workbench.models import config as mc
 
-    scaled = {p: (d, w) for p, d, w in budget.arch_scaled}
+    scaled = budget.scaled_networks
     if spec.role == "architecture" and spec.preset in scaled:
         cfg = mc.preset_config(mc.DEFAULT_PRESET)
         cfg.network.num_downs, cfg.network.ngf = scaled[spec.preset]

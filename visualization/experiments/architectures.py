@@ -65,12 +65,7 @@ def architecture_comparison(rows: list[dict]) -> ExperimentResult:
         s = r["curve_summary"]
         if s["val_total_rise"] is not None and s["points"] >= 3:
             rises.append(f"{r['label']} {s['val_total_rise']:+.3f}")
-    if rises:
-        sentences.append("Last validation Total minus its minimum over the curve (a positive value while the "
-                         "train Total falls is the usual sign of over-fitting): " + "; ".join(rises) + ".")
-    else:
-        sentences.append("The curves have fewer than three validation points per model, too few to judge "
-                         "over-fitting.")
+    sentences.append(_overfitting_sentence(rises, ""))
     fig = _curves_figure(rows)
     numbers = {"rows": rows,
                "best_total": [r["name"] for r in rows if r["table"]["Total"] == best_total],
@@ -103,6 +98,14 @@ def variant_summaries(rows: list[dict]) -> list[dict]:
     return out
 
 
+def _overfitting_sentence(rises: list[str], over: str) -> str:
+    """The reading's sentence on the validation curves: "<label> <rise>" per model or variant, or why none."""
+    if not rises:
+        return "The curves have fewer than three validation points per model, too few to judge over-fitting."
+    return (f"Last validation Total minus its minimum over the curve{over} (a positive value while the train Total "
+            "falls is the usual sign of over-fitting): " + "; ".join(rises) + ".")
+
+
 def _spread(values: list[float]) -> dict:
     return {"mean": sum(values) / len(values), "min": min(values), "max": max(values)}
 
@@ -133,14 +136,8 @@ def _seeded_comparison(rows: list[dict], variants: list[dict], started: float) -
             names = _and([v["label"] for v in best_accuracy])
             sentences.append(f"Highest mean colourization accuracy: {names} ({high:.1%}); lowest: {low['label']} "
                              f"({b['mean']:.1%}, range {b['min']:.1%}-{b['max']:.1%}).")
-    rises = [v for v in variants if v["val_total_rise"] is not None]
-    if rises:
-        sentences.append("Last validation Total minus its minimum over the curve, mean over the seeds (a positive "
-                         "value while the train Total falls is the usual sign of over-fitting): "
-                         + "; ".join(f"{v['label']} {v['val_total_rise']['mean']:+.3f}" for v in rises) + ".")
-    else:
-        sentences.append("The curves have fewer than three validation points per model, too few to judge "
-                         "over-fitting.")
+    rises = [f"{v['label']} {v['val_total_rise']['mean']:+.3f}" for v in variants if v["val_total_rise"] is not None]
+    sentences.append(_overfitting_sentence(rises, ", mean over the seeds"))
     numbers = {"rows": rows, "variants": variants, "ranking": [v["variant"] for v in by_total],
                "best_total": [best["variant"]],
                "best_accuracy": [v["variant"] for v in best_accuracy]}
