@@ -2,8 +2,9 @@
 
 `score_outputs` is the one scoring function: for every image of a ScoringSet (data.scoring_set) and its
 translation, the mean colour inside the figure's interior (data.interior) is assigned to the nearest class
-colour; accuracy, per-class accuracy and a confusion table follow. The Trainer, `evaluate`, the ablation
-scan and the experiments score through it; `score_directory` scores translations saved as files.
+colour; accuracy, per-class accuracy, a confusion table and each class's accuracy by figure area follow. The
+Trainer, `evaluate`, the ablation scan and the experiments score through it; `score_directory` scores
+translations saved as files.
 """
 from __future__ import annotations
 
@@ -34,6 +35,10 @@ class ScoreResult:
     predictions: list[dict]  # {"name", "true", "predicted", "mean_rgb"} per image
     classes: list[str] = field(default_factory=list)  # column order of the confusion table
     missing: list[str] = field(default_factory=list)  # stems with no translation (score_directory)
+    # Per true class, its images in thirds by figure area, smallest first: (smallest area, largest area, correct,
+    # images) each, areas in pixels of the figures' interior. A generator that colours by size rather than by
+    # shape misses one end of a class (toy datasets overlap in area across classes).
+    by_area: dict[str, list[tuple[int, int, int, int]]] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return {
@@ -44,11 +49,14 @@ class ScoreResult:
             "classes": list(self.classes),
             "predictions": [dict(p) for p in self.predictions],
             "missing": list(self.missing),
+            "by_area": {t: [list(part) for part in parts] for t, parts in self.by_area.items()},
         }
 
-    def format_table(self) -> str:
+    def format_table(self, headline: bool = True) -> str:
+        """The printed score; `headline` False leaves out the first line (the overall accuracy)."""
         correct = sum(self.confusion.get(c, {}).get(c, 0) for c in self.confusion)
-        lines = [f"accuracy {self.accuracy:.3f} ({correct}/{self.n})", "per class:"]
+        lines = [f"accuracy {self.accuracy:.3f} ({correct}/{self.n})"] if headline else []
+        lines.append("per class:")
         width = max([len(c) for c in [*self.classes, *self.confusion]] + [10])
         for true, acc in self.per_class.items():
             row = self.confusion[true]
@@ -61,6 +69,11 @@ class ScoreResult:
         lines.append("  " + " " * width + "".join(f" {c:>{col}}" for c in columns))
         for true, row in self.confusion.items():
             lines.append(f"  {true:<{width}}" + "".join(f" {row.get(c, 0):>{col}}" for c in columns))
+        if self.by_area:
+            lines.append("by figure area (each class's images in thirds, smallest first; area in pixels):")
+            for true, parts in self.by_area.items():
+                lines.append(f"  {true:<{width}}" + "".join(
+                    f"  {lo}-{hi} px {correct}/{n}" for lo, hi, correct, n in parts))
         if self.missing:
             shown = ", ".join(self.missing[:5]) + (", ..." if len(self.missing) > 5 else "")
             lines.append(f"missing translations: {len(self.missing)} ({shown})")
@@ -108,6 +121,7 @@ def score_outputs(outputs, scoring: ScoringSet, missing: Sequence[str] = ()) -> 
         row[p["predicted"]] = row.get(p["predicted"], 0) + 1
     per_class = {t: row.get(t, 0) / sum(row.values()) for t, row in confusion.items()}
     correct = sum(p["true"] == p["predicted"] for p in predictions)
+    areas = [int(mask.sum()) for mask in scoring.masks]
     return ScoreResult(
         accuracy=correct / len(predictions),
         per_class=per_class,
@@ -116,7 +130,20 @@ def score_outputs(outputs, scoring: ScoringSet, missing: Sequence[str] = ()) -> 
         predictions=predictions,
         classes=list(colors),
         missing=list(missing),
+        by_area=_by_area(predictions, areas, confusion),
     )
+
+
+def _by_area(predictions: list[dict], areas: list[int], classes) -> dict[str, list[tuple[int, int, int, int]]]:
+    """ScoreResult.by_area: for every class with at least 3 images."""
+    out = {}
+    for true in classes:
+        members = sorted((areas[i], p["true"] == p["predicted"]) for i, p in enumerate(predictions)
+                         if p["true"] == true)
+        if len(members) >= 3:
+            out[true] = [(part[0][0], part[-1][0], sum(ok for _, ok in part), len(part))
+                         for part in (members[k * len(members) // 3:(k + 1) * len(members) // 3] for k in range(3))]
+    return out
 
 
 def _as_rgb(img: np.ndarray, name: str) -> np.ndarray:

@@ -191,3 +191,28 @@ def test_rows_without_geometry_fall_back_to_masks_from_the_gray_files(dataset, s
     (tmp_path / "ds" / "manifest.json").write_text(json.dumps(manifest))
     assert score_directory(tmp_path / "ds", dataset / "testA").accuracy == 1.0
     assert score_directory(tmp_path / "ds", swapped / "testA").per_class["circle"] == 0.0
+
+
+def test_score_by_area_shows_a_generator_that_colours_by_size():
+    # Six circles of growing size; the "generator" paints the two smallest in the triangle colour, as a
+    # generator that colours by figure area rather than by shape does.
+    colors = {"circle": (255, 0, 0), "triangle": (0, 255, 0)}
+    masks, outputs = [], []
+    for k, radius in enumerate((4, 5, 7, 9, 12, 14)):
+        mask = np.zeros((32, 32), np.uint8)
+        cv2.circle(mask, (16, 16), radius, 1, -1)
+        out = np.zeros((32, 32, 3), np.uint8)
+        out[mask > 0] = colors["triangle"] if k < 2 else colors["circle"]
+        masks.append(mask > 0)
+        outputs.append(out)
+    scoring = ScoringSet(images=None, masks=masks, classes=["circle"] * 6, class_colors=colors)
+    result = score_outputs(outputs, scoring)
+    assert result.accuracy == pytest.approx(4 / 6)
+    (small, middle, large) = result.by_area["circle"]
+    assert small[2:] == (0, 2) and middle[2:] == (2, 2) and large[2:] == (2, 2)
+    assert small[0] == masks[0].sum() and large[1] == masks[-1].sum() and small[1] < middle[0] <= middle[1] < large[0]
+    table = result.format_table()
+    assert "by figure area" in table and f"{small[0]}-{small[1]} px 0/2  {middle[0]}-{middle[1]} px 2/2" in table
+    assert result.to_dict()["by_area"]["circle"][0] == list(small)
+    # Fewer than 3 images of a class: no thirds to show.
+    assert score_outputs(outputs[:2], replace(scoring, masks=masks[:2], classes=["circle"] * 2)).by_area == {}

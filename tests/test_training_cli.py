@@ -23,10 +23,13 @@ def test_train_evaluate_translate_and_score(toy_dataset, tmp_path, capsys):
     for key in ("D_A", "D_B", "G_A", "G_B", "Cycle_A", "Cycle_B", "Total", "SSIM_A", "SSIM_B", "accuracy"):
         assert math.isfinite(table[key]), key
     assert table["Total"] >= table["Cycle_A"] + table["Cycle_B"]
+    classes = set(table["per_class"])
+    assert classes and set(table["by_area"]) <= classes and all(len(p) == 3 for p in table["by_area"].values())
 
     assert main(["evaluate", str(run)]) == 0
     text = capsys.readouterr().out
     assert "Cycle_A" in text and "cycle SSIM" in text
+    assert "colourization accuracy" in text and "confusion" in text and "by figure area" in text
 
     out = tmp_path / "colourized"
     assert main(["translate", str(run), str(toy_dataset / "testB"), "--direction", "BtoA", "--out", str(out)]) == 0

@@ -56,7 +56,9 @@ def register(sub) -> None:
     p = sub.add_parser("evaluate", help="test-set losses and cycle SSIM of a trained run",
                        description="Print the test-set losses D_A, D_B, G_A, G_B, Cycle_A, Cycle_B, Total "
                        "(the generator objective), the SSIM of both cycle reconstructions and, for toy "
-                       "datasets, the colourization accuracy.")
+                       "datasets, the colourization accuracy: per class, as a confusion table, and per class "
+                       "by figure area (thirds, smallest first: a generator that colours by size rather than "
+                       "by shape misses one end of a class).")
     p.add_argument("run_dir")
     p.add_argument("--dataroot", help="dataset to evaluate on (default: the run's own)")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
@@ -244,7 +246,8 @@ def run_evaluate(args) -> int:
     if isinstance(probe, str):
         print(probe, file=sys.stderr)
     else:
-        table["accuracy"] = probe.accuracy(model.G_B if probe.gray_domain == "B" else model.G_A, device).accuracy
+        score = probe.accuracy(model.G_B if probe.gray_domain == "B" else model.G_A, device)
+        table.update(accuracy=score.accuracy, per_class=score.per_class, by_area=score.to_dict()["by_area"])
     if args.json:
         print(json.dumps(table, indent=2))
         return 0
@@ -253,6 +256,7 @@ def run_evaluate(args) -> int:
     print(f"cycle SSIM: A {table['SSIM_A']:.4f}  B {table['SSIM_B']:.4f}")
     if "accuracy" in table:
         print(f"colourization accuracy: {table['accuracy']:.1%}")
+        print(score.format_table(headline=False))
     return 0
 
 
