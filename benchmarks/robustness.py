@@ -60,7 +60,7 @@ def dataset_for(cell: str, work: Path) -> Path:
 
 
 def train_one(cell: str, seed: int, work: Path, cap: float, confirm: int, overrides: list[str],
-              cap_epochs: int | None = None, threads: int = 1) -> dict:
+              cap_epochs: int | None = None, threads: int = 2) -> dict:
     """Runs in its own process: one training run, its accuracy per epoch and the time to 95 %."""
     import torch
 

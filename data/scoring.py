@@ -130,11 +130,11 @@ def score_outputs(outputs, scoring: ScoringSet, missing: Sequence[str] = ()) -> 
         predictions=predictions,
         classes=list(colors),
         missing=list(missing),
-        by_area=_by_area(predictions, areas, confusion),
+        by_area=_by_area(predictions, areas, list(confusion)),
     )
 
 
-def _by_area(predictions: list[dict], areas: list[int], classes) -> dict[str, list[tuple[int, int, int, int]]]:
+def _by_area(predictions: list[dict], areas: list[int], classes: list[str]) -> dict[str, list[tuple]]:
     """ScoreResult.by_area: for every class with at least 3 images."""
     out = {}
     for true in classes:
