@@ -266,9 +266,11 @@ def architecture_specs(budget: Budget, seed: int) -> tuple[ModelSpec, ...]:
             label = spec.label
             if spec.preset in scaled:
                 downs, ngf = scaled[spec.preset]
-                label = f"{PRESET_NAMES[spec.preset]} ({downs} downs, ngf {ngf})" + "".join(
-                    part for part, on in ((", 3x data", spec.dataset == "large"),
-                                          (f", batch {spec.batch_size}", (spec.batch_size or 1) > 1)) if on)
+                label = f"{PRESET_NAMES[spec.preset]} ({downs} downs, ngf {ngf})"
+                if spec.dataset == "large":
+                    label += ", 3x data"
+                if (spec.batch_size or 1) > 1:
+                    label += f", batch {spec.batch_size}"
             if budget.arch_seeds > 1:
                 label += f", seed {seed + offset}"
             name = f"{spec.name}_seed{seed + offset}" if offset else spec.name

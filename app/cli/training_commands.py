@@ -247,7 +247,7 @@ def run_evaluate(args) -> int:
         print(probe, file=sys.stderr)
     else:
         score = probe.accuracy(model.G_B if probe.gray_domain == "B" else model.G_A, device)
-        table.update(accuracy=score.accuracy, per_class=score.per_class, by_area=score.to_dict()["by_area"])
+        table.update(accuracy=score.accuracy, per_class=score.per_class, by_area=score.by_area)
     if args.json:
         print(json.dumps(table, indent=2))
         return 0
