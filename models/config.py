@@ -40,6 +40,12 @@ class TrainingConfig:
     lambda_B: float = 10.0  # cycle B -> A -> B
     lambda_identity: float = 0.5
     gan_mode: str = "lsgan"  # lsgan | vanilla
+    # The per-pixel error the cycle losses average: l1 (the paper's) or l2 (squared). Where the colour a pixel
+    # must get depends on a class the generator cannot tell yet, l1's best guess is the per-channel median of
+    # the classes' colours (for three primary colours black, which the shape losses forbid; one colour for all
+    # is then as good as any mix) and its gradient only a sign, so a generator sits on one colour for every
+    # class; l2's best guess is their mean, and its gradient grows with the error.
+    cycle_loss: str = "l1"
     # Gaussian noise added to a translation before the other generator reconstructs it, as a fraction
     # of the translated domain's contrast (data.unaligned.contrast: 1.0 for gray 128 on black). It
     # stops a generator hiding the source image in invisible low-amplitude patterns (Chu et al. 2017,
@@ -158,11 +164,12 @@ PRESETS: dict[str, dict] = {
     # contrast, the shape losses and no share of the cycle gradient for the generator translating first
     # stop G_A hiding the colour in the gray image (its level, its shape or a faint background pattern);
     # the figure balance makes small figures count; the margin keeps G_B's colour channels out of tanh
-    # saturation, so a colour it has not painted yet can still be learned.
+    # saturation, so a colour it has not painted yet can still be learned; the squared cycle error does not
+    # let a generator rest on one colour for every class (cycle_loss above).
     "toy": {
         "network": {"generator": "unet", "num_downs": 5, "ngf": 16, "ndf": 16},
         "training": {"load_size": 64, "crop_size": 64, "n_epochs": 60, "n_epochs_decay": 40,
-                     "batch_size": 4, "lr": 4e-4, "cycle_noise": 0.5, "cycle_margin": 0.05,
+                     "batch_size": 4, "lr": 4e-4, "cycle_loss": "l2", "cycle_noise": 0.5, "cycle_margin": 0.05,
                      "lambda_shape": 10.0, "cycle_balance": 1.0, "cycle_encoder_weight": 0.0,
                      # Off, as it is anyway on toy data: a gray and a colour domain cannot be each other's input.
                      "lambda_identity": 0.0},
@@ -178,6 +185,12 @@ SETTING_HELP: dict[str, str] = {
         "fraction of that domain's contrast (measured on the training images; gray 128 shapes on black have "
         "contrast 1). It stops a generator hiding the colour in invisible patterns of its gray output (CycleGAN's "
         "steganography), so the colour must be read off the shape. 0 = the paper's CycleGAN."),
+    "cycle_loss": (
+        "l1 or l2: the per-pixel error the cycle losses average, absolute (the paper's CycleGAN) or squared. For a "
+        "generator that cannot tell the classes apart yet, l1 rates one colour on every figure as good as any "
+        "mix and gives only the sign of each error, so it can sit on one colour; l2 rates the classes' mean "
+        "colour best and pushes harder the larger the error: on the toy datasets it learned which shape takes "
+        "which colour in about half the epochs (README)."),
     "cycle_margin": (
         "The cycle losses aim this far inside the generators' output range [-1, 1], and the discriminators see "
         "real images within it, so black backgrounds and full colours do not drive the output layer into "
@@ -241,6 +254,7 @@ def validate(cfg: RunConfig) -> None:
         (t.save_epoch_freq >= 0 and n.init_gain >= 0, "save_epoch_freq and init_gain cannot be negative"),
         (t.lambda_A >= 0 and t.lambda_B >= 0 and t.lambda_identity >= 0, "loss weights cannot be negative"),
         (t.gan_mode in ("lsgan", "vanilla"), f"gan mode must be lsgan or vanilla, got {t.gan_mode!r}"),
+        (t.cycle_loss in ("l1", "l2"), f"cycle loss must be l1 or l2, got {t.cycle_loss!r}"),
         (t.pool_size >= 0, "pool size cannot be negative"),
         (t.cycle_noise >= 0, "cycle noise cannot be negative"),
         (0 <= t.cycle_gain_jitter <= 2, f"cycle gain jitter must be from 0 to 2, got {t.cycle_gain_jitter}"),

@@ -231,7 +231,8 @@ class CycleGAN(nn.Module):
 
     def _cycle_loss(self, rec: torch.Tensor, real: torch.Tensor, weights: torch.Tensor | None) -> torch.Tensor:
         """L1 between a reconstruction and its real image, weighted by `weights` (see `_pixel_weights`)."""
-        return _weighted_mean((rec - self._cycle_target(real)).abs(), weights)
+        error = rec - self._cycle_target(real)
+        return _weighted_mean(error.square() if self.cfg.training.cycle_loss == "l2" else error.abs(), weights)
 
     def _pixel_weights(self, real: torch.Tensor, domain: str) -> torch.Tensor | None:
         """Per-pixel weights of the losses on `real` (an image of `domain`): with `cycle_balance` b, its figure and

@@ -51,7 +51,7 @@ def independent_step(nets: dict[str, torch.nn.Module], A: torch.Tensor, B: torch
 def model():
     cfg = tiny_config("/unused", lr=LR, lr_D_scale=LR_D_SCALE, lambda_A=LAMBDA_A, lambda_B=LAMBDA_B,
                       lambda_identity=LAMBDA_IDT, cycle_noise=0.0, cycle_margin=MARGIN, pool_size=4,
-                      lambda_shape=0.0, cycle_balance=0.0, cycle_encoder_weight=1.0)
+                      lambda_shape=0.0, cycle_balance=0.0, cycle_encoder_weight=1.0, cycle_loss="l1")
     cfg.network.input_nc = cfg.network.output_nc = 3
     torch.manual_seed(0)
     return CycleGAN(cfg)

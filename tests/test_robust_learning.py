@@ -88,7 +88,7 @@ def test_the_command_line_says_when_a_run_paints_every_shape_one_colour(toy_data
     # A learning rate too small to learn anything in 10 epochs: the generator stays where it started.
     args = ["train", str(toy_dataset), "--out", str(tmp_path / "run"), "--epochs", "10", "--epochs-decay", "0",
             "--lr", "1e-9", "--cycle-noise", "0.3", "--cycle-margin", "0.1", "--shape-weight", "3",
-            "--cycle-balance", "0.5", "--cycle-encoder-weight", "0.2", *TINY]
+            "--cycle-balance", "0.5", "--cycle-encoder-weight", "0.2", "--cycle-loss", "l1", *TINY]
     assert main(args) == 0
     err = capsys.readouterr().err
     assert "cycle noise std" in err and "0.3 of the contrast" in err
@@ -97,7 +97,7 @@ def test_the_command_line_says_when_a_run_paints_every_shape_one_colour(toy_data
 
     saved = checkpoints.load_config(tmp_path / "run").training
     assert (saved.cycle_noise, saved.cycle_margin, saved.lambda_shape, saved.cycle_balance,
-            saved.cycle_encoder_weight) == (0.3, 0.1, 3.0, 0.5, 0.2)
+            saved.cycle_encoder_weight, saved.cycle_loss) == (0.3, 0.1, 3.0, 0.5, 0.2, "l1")
 
 
 def test_a_dataset_without_manifest_gets_accuracy_from_class_names(toy_dataset, tmp_path, capsys):
@@ -152,6 +152,25 @@ def test_the_default_preset_relies_on_settings_a_user_can_see():
 
     t = preset_config(DEFAULT_PRESET).training
     assert t.cycle_noise > 0 and t.cycle_margin > 0 and t.lambda_shape > 0 and t.cycle_balance > 0
+    assert t.cycle_loss == "l2"
+
+
+def test_with_the_l2_cycle_loss_a_generator_that_cannot_tell_shapes_apart_mixes_the_colours():
+    """One output colour for figures of three classes (what a generator paints before it tells shapes apart):
+    under l1 painting them all blue costs no more than their mean colour (nothing pulls a generator off one
+    colour); under l2 the mean costs half as much, so a single colour is not a resting place."""
+    cfg = tiny_config("", cycle_margin=0.0)
+    cfg.network.input_nc, cfg.network.output_nc = 1, 3
+    model = CycleGAN(cfg)
+    targets = torch.eye(3).view(3, 3, 1, 1) * 2 - 1  # a red, a green and a blue figure pixel
+
+    def loss(kind, colour):
+        model.cfg.training.cycle_loss = kind
+        return model._cycle_loss(torch.tensor(colour).view(1, 3, 1, 1).expand(3, 3, 1, 1), targets, None).item()
+
+    blue, mixed = [-1.0, -1.0, 1.0], [-1 / 3, -1 / 3, -1 / 3]
+    assert loss("l1", blue) == pytest.approx(loss("l1", mixed))
+    assert loss("l2", mixed) == pytest.approx(loss("l2", blue) / 2)
 
 
 def figure_images(kind: str, colour=(255, 255, 255), background=0, channels=3, size=32) -> torch.Tensor:

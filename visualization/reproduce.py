@@ -314,6 +314,8 @@ def _preset_summary(cfg) -> str:
     n, t = cfg.network, cfg.training
     text = (f"{n.generator} with {n.num_downs} downsamplings, ngf {n.ngf}, {t.crop_size} px, batch {t.batch_size}, "
             f"lr {t.lr:g}, {t.n_epochs} + {t.n_epochs_decay} epochs")
+    if t.cycle_loss != "l1":
+        text += f", {t.cycle_loss} cycle loss"
     if t.cycle_noise:
         text += f", cycle noise {t.cycle_noise:g}"
     if t.lambda_shape:

@@ -41,6 +41,7 @@ def register(sub) -> None:
     p.add_argument("--lambda-cycle", type=float, help="weight of both cycle losses")
     p.add_argument("--lambda-identity", type=float, help="identity loss weight (relative to lambda-cycle)")
     p.add_argument("--gan-mode", choices=["lsgan", "vanilla"])
+    p.add_argument("--cycle-loss", choices=["l1", "l2"], help=_setting_help("cycle_loss"))
     for option, setting, metavar in (("--cycle-noise", "cycle_noise", "FRACTION"),
                                      ("--cycle-margin", "cycle_margin", "M"),
                                      ("--shape-weight", "lambda_shape", "W"),
@@ -80,7 +81,8 @@ def _setting_help(setting: str) -> str:
     from cyclegan_workbench.models.config import DEFAULT_PRESET, SETTING_HELP, preset_config
 
     default = getattr(preset_config(DEFAULT_PRESET).training, setting)
-    return f"{SETTING_HELP[setting]} Default: the preset's ({default:g} for {DEFAULT_PRESET})."
+    shown = default if isinstance(default, str) else f"{default:g}"
+    return f"{SETTING_HELP[setting]} Default: the preset's ({shown} for {DEFAULT_PRESET})."
 
 
 def _config_from_args(args):
@@ -96,7 +98,7 @@ def _config_from_args(args):
             setattr(n, attr, value)
     for attr, value in (("n_epochs", args.epochs), ("n_epochs_decay", args.epochs_decay),
                         ("batch_size", args.batch_size), ("lr", args.lr), ("lambda_identity", args.lambda_identity),
-                        ("gan_mode", args.gan_mode), ("cycle_noise", args.cycle_noise),
+                        ("gan_mode", args.gan_mode), ("cycle_loss", args.cycle_loss), ("cycle_noise", args.cycle_noise),
                         ("cycle_margin", args.cycle_margin), ("lambda_shape", args.lambda_shape),
                         ("cycle_balance", args.cycle_balance), ("cycle_encoder_weight", args.cycle_encoder_weight),
                         ("seed", args.seed),

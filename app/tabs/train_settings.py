@@ -9,7 +9,7 @@ from cyclegan_workbench.models.config import PRESETS, SETTING_HELP, RunConfig, p
 
 
 class TrainingForm(QGroupBox):
-    """Preset, epochs, decay epochs, batch size, learning rate, lambda cycle and identity, cycle noise and
+    """Preset, epochs, decay epochs, batch size, learning rate, lambda cycle and identity, cycle loss, noise and
     margin, shape weight, figure balance, cycle encoder weight, image size, ngf, depth, device.
     `config(dataroot)` applies them to the preset and validates."""
 
@@ -28,6 +28,9 @@ class TrainingForm(QGroupBox):
             0, 100, "Identity loss weight, relative to lambda cycle. It applies only when both domains have the "
             "same channels (gray and gray, or RGB and RGB); between a gray and a colour domain it is always off",
             decimals=2, step=0.1)
+        self.cycle_loss = QComboBox()
+        self.cycle_loss.addItems(["l1", "l2"])
+        self.cycle_loss.setToolTip(SETTING_HELP["cycle_loss"])
         self.cycle_noise = spin_box(0, 5, SETTING_HELP["cycle_noise"], decimals=2, step=0.1)
         self.cycle_margin = spin_box(0, 0.5, SETTING_HELP["cycle_margin"], decimals=3, step=0.01)
         self.shape_weight = spin_box(0, 1000, SETTING_HELP["lambda_shape"], decimals=2, step=1.0)
@@ -47,11 +50,13 @@ class TrainingForm(QGroupBox):
                   self.cycle_noise, self.cycle_margin, self.shape_weight, self.cycle_balance, self.encoder_weight,
                   self.image_size, self.ngf, self.depth):
             w.valueChanged.connect(self._mark_edits)
-        self.device.currentIndexChanged.connect(self._mark_edits)
+        for box in (self.cycle_loss, self.device):
+            box.currentIndexChanged.connect(self._mark_edits)
         for label, w in (("Epochs", self.epochs), ("Decay epochs", self.epochs_decay),
                          ("Batch size", self.batch_size), ("Learning rate", self.lr),
                          ("Lambda cycle", self.lambda_cycle), ("Lambda identity", self.lambda_identity),
-                         ("Cycle noise (× contrast)", self.cycle_noise), ("Cycle margin", self.cycle_margin),
+                         ("Cycle loss", self.cycle_loss), ("Cycle noise (× contrast)", self.cycle_noise),
+                         ("Cycle margin", self.cycle_margin),
                          ("Shape weight", self.shape_weight), ("Figure balance", self.cycle_balance),
                          ("Cycle → first generator", self.encoder_weight),
                          ("Image size", self.image_size), ("ngf", self.ngf), ("Depth (U-Net)", self.depth),
@@ -83,6 +88,7 @@ class TrainingForm(QGroupBox):
         self.lr.setValue(t.lr)
         self.lambda_cycle.setValue(t.lambda_A)
         self.lambda_identity.setValue(t.lambda_identity)
+        self.cycle_loss.setCurrentText(t.cycle_loss)
         self.cycle_noise.setValue(t.cycle_noise)
         self.cycle_margin.setValue(t.cycle_margin)
         self.shape_weight.setValue(t.lambda_shape)
@@ -104,6 +110,7 @@ class TrainingForm(QGroupBox):
         t.batch_size, t.lr = self.batch_size.value(), self.lr.value()
         t.lambda_A = t.lambda_B = self.lambda_cycle.value()
         t.lambda_identity = self.lambda_identity.value()
+        t.cycle_loss = self.cycle_loss.currentText()
         t.cycle_noise = self.cycle_noise.value()
         t.cycle_margin = self.cycle_margin.value()
         t.lambda_shape = self.shape_weight.value()
@@ -116,7 +123,7 @@ class TrainingForm(QGroupBox):
 
     def set_editable(self, on: bool) -> None:
         for w in (self.preset, self.epochs, self.epochs_decay, self.batch_size, self.lr, self.lambda_cycle,
-                  self.lambda_identity, self.cycle_noise, self.cycle_margin, self.shape_weight, self.cycle_balance,
-                  self.encoder_weight, self.image_size, self.ngf, self.device):
+                  self.lambda_identity, self.cycle_loss, self.cycle_noise, self.cycle_margin, self.shape_weight,
+                  self.cycle_balance, self.encoder_weight, self.image_size, self.ngf, self.device):
             w.setEnabled(on)
         self.depth.setEnabled(on and preset_config(self.preset.currentText()).network.generator == "unet")
