@@ -230,7 +230,8 @@ class CycleGAN(nn.Module):
         return real.clamp(-1 + m, 1 - m) if m else real
 
     def _cycle_loss(self, rec: torch.Tensor, real: torch.Tensor, weights: torch.Tensor | None) -> torch.Tensor:
-        """L1 between a reconstruction and its real image, weighted by `weights` (see `_pixel_weights`)."""
+        """The mean absolute (l1) or squared (l2, `cycle_loss`) error of a reconstruction against its real image,
+        weighted by `weights` (see `_pixel_weights`)."""
         error = rec - self._cycle_target(real)
         return _weighted_mean(error.square() if self.cfg.training.cycle_loss == "l2" else error.abs(), weights)
 
