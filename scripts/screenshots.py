@@ -132,8 +132,10 @@ def render(out: Path, width: int, height: int, work: Path, model: str | None) ->
 
     from cyclegan_workbench.app import locations
     from cyclegan_workbench.app.main_window import APP_NAME, MainWindow
+    from cyclegan_workbench.app.preload import preload_worker_libraries
     from cyclegan_workbench.data.shapes import generate_dataset
 
+    preload_worker_libraries()  # as the app's launch does: without it the CUDA build of torch crashes on Start
     app = QApplication([sys.argv[0]])
     app.setApplicationName(APP_NAME)
     from cyclegan_workbench.data.shapes import PRESETS as DATASET_PRESETS
