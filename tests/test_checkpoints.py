@@ -113,3 +113,18 @@ def test_config_round_trips_and_rejects_unknown_settings(tmp_path):
     (tmp_path / "config.json").write_text(json.dumps({"network": {"ngff": 3}}))
     with pytest.raises(UserError, match="ngff"):
         checkpoints.load_config(tmp_path)
+
+
+def test_a_run_saved_before_the_cycle_loss_setting_keeps_training_with_l1(tmp_path):
+    """The toy preset's cycle loss became l2; a run saved before (no cycle_loss in its config) trained with the
+    paper's l1 and must resume with it, not switch its loss halfway."""
+    from cyclegan_workbench.models.config import preset_config
+
+    saved = preset_config("toy").to_dict()
+    del saved["training"]["cycle_loss"]
+    (tmp_path / "config.json").write_text(json.dumps(saved))
+    assert checkpoints.load_config(tmp_path).training.cycle_loss == "l1"
+    assert preset_config("toy").training.cycle_loss == "l2"
+    (tmp_path / "config.json").write_text(json.dumps({"training": {"cycle_loss": "l3"}}))
+    with pytest.raises(UserError, match="cycle loss must be l1 or l2, got 'l3'"):
+        checkpoints.load_config(tmp_path)
