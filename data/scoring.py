@@ -121,7 +121,6 @@ def score_outputs(outputs, scoring: ScoringSet, missing: Sequence[str] = ()) -> 
         row[p["predicted"]] = row.get(p["predicted"], 0) + 1
     per_class = {t: row.get(t, 0) / sum(row.values()) for t, row in confusion.items()}
     correct = sum(p["true"] == p["predicted"] for p in predictions)
-    areas = [int(mask.sum()) for mask in scoring.masks]
     return ScoreResult(
         accuracy=correct / len(predictions),
         per_class=per_class,
@@ -130,7 +129,7 @@ def score_outputs(outputs, scoring: ScoringSet, missing: Sequence[str] = ()) -> 
         predictions=predictions,
         classes=list(colors),
         missing=list(missing),
-        by_area=_by_area(predictions, areas, list(confusion)),
+        by_area=_by_area(predictions, scoring.areas, list(confusion)),
     )
 
 
@@ -141,8 +140,9 @@ def _by_area(predictions: list[dict], areas: list[int], classes: list[str]) -> d
         members = sorted((areas[i], p["true"] == p["predicted"]) for i, p in enumerate(predictions)
                          if p["true"] == true)
         if len(members) >= 3:
-            out[true] = [(part[0][0], part[-1][0], sum(ok for _, ok in part), len(part))
-                         for part in (members[k * len(members) // 3:(k + 1) * len(members) // 3] for k in range(3))]
+            n = len(members)
+            thirds = [members[k * n // 3:(k + 1) * n // 3] for k in range(3)]
+            out[true] = [(part[0][0], part[-1][0], sum(ok for _, ok in part), len(part)) for part in thirds]
     return out
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -51,6 +52,11 @@ class ScoringSet:
 
     def __len__(self) -> int:
         return len(self.classes)
+
+    @cached_property
+    def areas(self) -> list[int]:
+        """Pixels inside each image's figure interior (its mask): what scores by figure area sort on."""
+        return [int(mask.sum()) for mask in self.masks]
 
     def coverage(self, i: int) -> np.ndarray:
         """uint8 coverage of image i's figures on the canvas (255 inside, partial on anti-aliased edges)."""

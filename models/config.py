@@ -45,7 +45,7 @@ class TrainingConfig:
     # the classes' colours (for three primary colours black, which the shape losses forbid; one colour for all
     # is then as good as any mix) and its gradient only a sign, so a generator sits on one colour for every
     # class; l2's best guess is their mean, and its gradient grows with the error.
-    cycle_loss: str = "l1"
+    cycle_loss: str = "l1"  # one of CYCLE_LOSSES
     # Gaussian noise added to a translation before the other generator reconstructs it, as a fraction
     # of the translated domain's contrast (data.unaligned.contrast: 1.0 for gray 128 on black). It
     # stops a generator hiding the source image in invisible low-amplitude patterns (Chu et al. 2017,
@@ -87,6 +87,9 @@ class TrainingConfig:
     @property
     def total_epochs(self) -> int:
         return self.n_epochs + self.n_epochs_decay
+
+
+CYCLE_LOSSES = ("l1", "l2")
 
 
 @dataclass
@@ -254,7 +257,7 @@ def validate(cfg: RunConfig) -> None:
         (t.save_epoch_freq >= 0 and n.init_gain >= 0, "save_epoch_freq and init_gain cannot be negative"),
         (t.lambda_A >= 0 and t.lambda_B >= 0 and t.lambda_identity >= 0, "loss weights cannot be negative"),
         (t.gan_mode in ("lsgan", "vanilla"), f"gan mode must be lsgan or vanilla, got {t.gan_mode!r}"),
-        (t.cycle_loss in ("l1", "l2"), f"cycle loss must be l1 or l2, got {t.cycle_loss!r}"),
+        (t.cycle_loss in CYCLE_LOSSES, f"cycle loss must be {' or '.join(CYCLE_LOSSES)}, got {t.cycle_loss!r}"),
         (t.pool_size >= 0, "pool size cannot be negative"),
         (t.cycle_noise >= 0, "cycle noise cannot be negative"),
         (0 <= t.cycle_gain_jitter <= 2, f"cycle gain jitter must be from 0 to 2, got {t.cycle_gain_jitter}"),

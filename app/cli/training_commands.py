@@ -18,7 +18,7 @@ TRANSLATION_MARKER = ".cyclegan-workbench-translations"
 
 
 def register(sub) -> None:
-    from cyclegan_workbench.models.config import DEFAULT_PRESET, PRESETS
+    from cyclegan_workbench.models.config import CYCLE_LOSSES, DEFAULT_PRESET, PRESETS
 
     p = sub.add_parser("train", help="train a CycleGAN on a dataset folder",
                        description="Train a CycleGAN on DATAROOT/{trainA,trainB} (validation on testA/testB "
@@ -41,7 +41,7 @@ def register(sub) -> None:
     p.add_argument("--lambda-cycle", type=float, help="weight of both cycle losses")
     p.add_argument("--lambda-identity", type=float, help="identity loss weight (relative to lambda-cycle)")
     p.add_argument("--gan-mode", choices=["lsgan", "vanilla"])
-    p.add_argument("--cycle-loss", choices=["l1", "l2"], help=_setting_help("cycle_loss"))
+    p.add_argument("--cycle-loss", choices=CYCLE_LOSSES, help=_setting_help("cycle_loss"))
     for option, setting, metavar in (("--cycle-noise", "cycle_noise", "FRACTION"),
                                      ("--cycle-margin", "cycle_margin", "M"),
                                      ("--shape-weight", "lambda_shape", "W"),

@@ -5,7 +5,14 @@ from PyQt5.QtWidgets import QComboBox, QFormLayout, QGroupBox
 
 from cyclegan_workbench.app.widgets.forms import PresetBox, spin_box
 from cyclegan_workbench.data.errors import UserError
-from cyclegan_workbench.models.config import PRESETS, SETTING_HELP, RunConfig, preset_config, validate
+from cyclegan_workbench.models.config import (
+    CYCLE_LOSSES,
+    PRESETS,
+    SETTING_HELP,
+    RunConfig,
+    preset_config,
+    validate,
+)
 
 
 class TrainingForm(QGroupBox):
@@ -29,7 +36,7 @@ class TrainingForm(QGroupBox):
             "same channels (gray and gray, or RGB and RGB); between a gray and a colour domain it is always off",
             decimals=2, step=0.1)
         self.cycle_loss = QComboBox()
-        self.cycle_loss.addItems(["l1", "l2"])
+        self.cycle_loss.addItems(CYCLE_LOSSES)
         self.cycle_loss.setToolTip(SETTING_HELP["cycle_loss"])
         self.cycle_noise = spin_box(0, 5, SETTING_HELP["cycle_noise"], decimals=2, step=0.1)
         self.cycle_margin = spin_box(0, 0.5, SETTING_HELP["cycle_margin"], decimals=3, step=0.01)
